@@ -1,0 +1,46 @@
+"""The model-predictive-control agent (spec 6.2): filter each new image into the latent state, plan with
+CEM, execute the first action with Gaussian exploration noise, clip to the action bounds."""
+
+import tensorflow as tf
+
+from planet.control import planning
+from planet.tools import preprocess
+
+
+class MPCAgent(tf.Module):
+  """Holds the filtered state and previous action of `batch_size` agents between steps.
+
+  `policy` is a tf.function with a fixed signature: it traces once per agent, not once per call.
+  """
+
+  def __init__(self, model, batch_size=1, horizon=12, amount=1000, topk=100, iterations=10,
+               image_bits=5, min_action=-1.0, max_action=1.0, name='agent'):
+    super().__init__(name=name)
+    self._model = model
+    self._planner = dict(horizon=horizon, amount=amount, topk=topk, iterations=iterations,
+                         min_action=min_action, max_action=max_action)
+    self._bits = image_bits
+    self._min, self._max = min_action, max_action
+    initial = model.cell.initial(batch_size)
+    self._state = {k: tf.Variable(v, trainable=False) for k, v in initial.items()}
+    self._prev_action = tf.Variable(tf.zeros([batch_size, model.action_size]), trainable=False)
+    self.policy = tf.function(self._policy, input_signature=[
+        tf.TensorSpec([batch_size, 64, 64, 3], tf.uint8), tf.TensorSpec([], tf.float32)])
+
+  def begin_episode(self):
+    for variable in list(self._state.values()) + [self._prev_action]:
+      variable.assign(tf.zeros_like(variable))
+
+  def _policy(self, image, noise_scale):
+    model = self._model
+    embedding = model.encoder(preprocess.preprocess(image, self._bits))
+    state = {k: v.read_value() for k, v in self._state.items()}
+    state, _ = model.cell.posterior(state, self._prev_action.read_value(), embedding)
+    plan = planning.cem(model, state, model.action_size, **self._planner)
+    action = plan[:, 0]
+    action += noise_scale * tf.random.normal(tf.shape(action))
+    action = tf.clip_by_value(action, self._min, self._max)
+    for key, variable in self._state.items():
+      variable.assign(state[key])
+    self._prev_action.assign(action)
+    return action

@@ -1,0 +1,205 @@
+"""Environment wrappers with gymnasium's API (reset -> (obs, info); step -> obs, reward, terminated,
+truncated, info). Observations are dicts of float32 arrays plus the uint8 `image` (spec 3.2, 3.3)."""
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+
+class DeepMindEnv(gymnasium.Env):
+  """A dm_control suite task as a gymnasium env. Renders 64x64 pixels directly with MuJoCo."""
+
+  metadata = {'render_modes': ['rgb_array']}
+
+  def __init__(self, domain, task, render_size=(64, 64), camera_id=0, seed=None):
+    from dm_control import suite
+    self._env = suite.load(domain, task, task_kwargs={'random': seed})
+    self._render_size = tuple(render_size)
+    self._camera_id = camera_id
+    self.render_mode = 'rgb_array'
+    self.observation_space = spaces.Dict({
+        key: spaces.Box(-np.inf, np.inf, tuple(spec.shape), np.float32)
+        for key, spec in self._env.observation_spec().items()})
+    spec = self._env.action_spec()
+    self.action_space = spaces.Box(
+        spec.minimum.astype(np.float32), spec.maximum.astype(np.float32), dtype=np.float32)
+
+  def _obs(self, time_step):
+    return {k: np.asarray(v, np.float32).reshape(self.observation_space[k].shape)
+            for k, v in time_step.observation.items()}
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    return self._obs(self._env.reset()), {}
+
+  def step(self, action):
+    time_step = self._env.step(action)
+    last = time_step.last()
+    # The suite's time limit ends an episode with discount 1 (truncation); a task failure with 0.
+    terminated = bool(last and time_step.discount == 0.0)
+    truncated = bool(last and not terminated)
+    reward = time_step.reward or 0.0
+    return self._obs(time_step), reward, terminated, truncated, {'discount': time_step.discount}
+
+  def render(self):
+    height, width = self._render_size
+    return self._env.physics.render(height, width, camera_id=self._camera_id)
+
+  def close(self):
+    self._env.close()
+
+
+class DummyEnv(gymnasium.Env):
+  """A fast env for tests that needs no MuJoCo: random uint8 64x64 images, a 1-dim action in [-1, 1],
+  rewards uniform in [0, 1), 1000-step episodes (cut shorter by ActionRepeat and MaximumDuration)."""
+
+  metadata = {'render_modes': ['rgb_array']}
+
+  def __init__(self, seed=None):
+    self._random = np.random.RandomState(seed)
+    self.render_mode = 'rgb_array'
+    self.observation_space = spaces.Dict({})
+    self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+    self._step = None
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self._step = 0
+    return {}, {}
+
+  def step(self, action):
+    self._step += 1
+    return {}, float(self._random.uniform(0, 1)), False, self._step >= 1000, {}
+
+  def render(self):
+    return self._random.randint(0, 256, (64, 64, 3), dtype=np.uint8)
+
+
+class ActionRepeat(gymnasium.Wrapper):
+  """Repeats an action `amount` times, stopping early at the episode's end; sums the rewards."""
+
+  def __init__(self, env, amount):
+    super().__init__(env)
+    self._amount = amount
+
+  def step(self, action):
+    total = 0.0
+    for _ in range(self._amount):
+      obs, reward, terminated, truncated, info = self.env.step(action)
+      total += reward
+      if terminated or truncated:
+        break
+    return obs, total, terminated, truncated, info
+
+
+class MaximumDuration(gymnasium.Wrapper):
+  """Truncates episodes after `duration` decisions; stepping before reset is an error."""
+
+  def __init__(self, env, duration):
+    super().__init__(env)
+    self._duration = duration
+    self._step = None
+
+  def reset(self, **kwargs):
+    self._step = 0
+    return self.env.reset(**kwargs)
+
+  def step(self, action):
+    if self._step is None:
+      raise RuntimeError('Must reset environment.')
+    obs, reward, terminated, truncated, info = self.env.step(action)
+    self._step += 1
+    if self._step >= self._duration:
+      truncated = True
+    if terminated or truncated:
+      self._step = None
+    return obs, reward, terminated, truncated, info
+
+
+class PixelObservations(gymnasium.Wrapper):
+  """Adds the rendered frame to the dict observation as uint8 `image` (resized if needed)."""
+
+  def __init__(self, env, size=(64, 64), key='image'):
+    super().__init__(env)
+    self._size = tuple(size)
+    self._key = key
+    self.observation_space = spaces.Dict({
+        **env.observation_space.spaces, key: spaces.Box(0, 255, self._size + (3,), np.uint8)})
+
+  def reset(self, **kwargs):
+    obs, info = self.env.reset(**kwargs)
+    return self._add(obs), info
+
+  def step(self, action):
+    obs, reward, terminated, truncated, info = self.env.step(action)
+    return self._add(obs), reward, terminated, truncated, info
+
+  def _add(self, obs):
+    image = self.env.render()
+    if image.shape[:2] != self._size:
+      from skimage.transform import resize
+      image = resize(image, self._size, order=1, mode='edge', preserve_range=True)
+    if image.dtype != np.uint8:
+      image = np.clip(image * 255 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+    return {**obs, self._key: image}
+
+
+class ConvertTo32Bit(gymnasium.Wrapper):
+  """float64 -> float32, int64 -> int32; a non-finite observation or reward is an error."""
+
+  def reset(self, **kwargs):
+    obs, info = self.env.reset(**kwargs)
+    return self._convert(obs), info
+
+  def step(self, action):
+    obs, reward, terminated, truncated, info = self.env.step(action)
+    if not np.isfinite(reward):
+      raise ValueError(f'Infinite reward {reward} in {self.env}.')
+    return self._convert(obs), np.float32(reward), terminated, truncated, info
+
+  def _convert(self, obs):
+    converted = {}
+    for key, value in obs.items():
+      value = np.asarray(value)
+      if value.dtype == np.float64:
+        value = value.astype(np.float32)
+      elif value.dtype == np.int64:
+        value = value.astype(np.int32)
+      if value.dtype.kind == 'f' and not np.isfinite(value).all():
+        raise ValueError(f'Infinite observation {key!r} in {self.env}.')
+      converted[key] = value
+    return converted
+
+
+class CollectEpisodes(gymnasium.Wrapper):
+  """Records each episode and writes it to `outdir` as .npz when it ends (spec 3.5 alignment).
+
+  Index 0 holds the reset observation with a zero action and zero reward; index t holds the observation
+  after action a_{t-1}, that same action and its reward. So an episode of N decisions has N + 1 frames.
+  """
+
+  def __init__(self, env, outdir):
+    super().__init__(env)
+    self._outdir = outdir
+    self._episode = None
+    self.last_episode = None
+
+  def reset(self, **kwargs):
+    obs, info = self.env.reset(**kwargs)
+    zero = np.zeros(self.env.action_space.shape, np.float32)
+    self._episode = [{**obs, 'action': zero, 'reward': np.float32(0.0)}]
+    return obs, info
+
+  def step(self, action):
+    obs, reward, terminated, truncated, info = self.env.step(action)
+    action = np.asarray(action, np.float32)
+    self._episode.append({**obs, 'action': action, 'reward': np.float32(reward)})
+    if terminated or truncated:
+      episode = {k: np.stack([step[k] for step in self._episode]) for k in self._episode[0]}
+      self.last_episode = episode
+      if self._outdir:
+        from planet.tools import episodes
+        info = dict(info)
+        info['episode_path'] = episodes.save(self._outdir, episode)
+      self._episode = None
+    return obs, reward, terminated, truncated, info

@@ -1,0 +1,366 @@
+"""Params: every key, its default and its check, in one place; the `default` and `debug` configs.
+
+The original reads params lazily with `params.get(key, default)` scattered over its config functions, so
+a misspelt key (`task` for `tasks`) is silently ignored. Here every key is declared once with its default
+(the original's) and a check, and `resolve()` turns the user's overrides into a complete, validated dict
+of plain YAML types. Anything else is a `ConfigError` with a one-line message.
+"""
+
+import difflib
+import numbers
+import os
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from planet.errors import ConfigError
+
+ACTIVATIONS = ('relu', 'elu', 'tanh', 'swish', 'softplus', 'none')
+LOADERS = ('cache', 'recent', 'reload', 'dummy')
+COLLECT_KEYS = (
+    'name', 'batch_size', 'horizon', 'objective', 'after', 'every', 'until', 'action_noise',
+    'action_noise_ramp', 'action_noise_min')
+
+
+def _fail(key, value, allowed):
+  raise ConfigError(f'params key {key!r}: got {value!r}; allowed: {allowed}.')
+
+
+def _int(minimum=None):
+  def check(key, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Number) or value != int(value):
+      _fail(key, value, 'an integer' + (f' >= {minimum}' if minimum is not None else ''))
+    if minimum is not None and value < minimum:
+      _fail(key, value, f'an integer >= {minimum}')
+    return int(value)
+  return check
+
+
+def _float(minimum=None, nullable=False):
+  def check(key, value):
+    if value is None and nullable:
+      return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+      _fail(key, value, 'a number' + (f' >= {minimum}' if minimum is not None else '')
+            + (' or null' if nullable else ''))
+    if minimum is not None and value < minimum:
+      _fail(key, value, f'a number >= {minimum}')
+    return float(value)
+  return check
+
+
+def _bool(key, value):
+  if not isinstance(value, bool):
+    _fail(key, value, 'True or False')
+  return value
+
+
+def _choice(*options):
+  def check(key, value):
+    if value not in options:
+      _fail(key, value, ', '.join(map(str, options)))
+    return value
+  return check
+
+
+def _optional(check):
+  def wrapped(key, value):
+    return None if value is None else check(key, value)
+  return wrapped
+
+
+def _batch_shape(key, value):
+  if (not isinstance(value, (list, tuple)) or len(value) != 2 or
+      any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in value)):
+    _fail(key, value, '[batch size, chunk length], two positive integers')
+  return [int(value[0]), int(value[1])]
+
+
+def _str_list(key, value):
+  if isinstance(value, str):
+    value = [value]
+  if not isinstance(value, (list, tuple)) or not value or not all(isinstance(x, str) for x in value):
+    _fail(key, value, 'a non-empty list of names')
+  return list(value)
+
+
+def _collects(key, value):
+  if not isinstance(value, (list, tuple)) or not all(isinstance(x, dict) for x in value):
+    _fail(key, value, 'a list of collect specs (mappings)')
+  for spec in value:
+    for name in spec:
+      if name not in COLLECT_KEYS:
+        raise ConfigError(
+            f'params key {key!r}: unknown collect spec key {name!r}{_suggest(name, COLLECT_KEYS)}; '
+            f'allowed: {", ".join(COLLECT_KEYS)}.')
+  return [dict(spec) for spec in value]
+
+
+# key: (default, check). Defaults are the original's (spec section 2). `checkpoint_every: None` means
+# 10 * test_steps and `action_repeat: None` the task's own, resolved in `resolve()`.
+PARAMS = {
+    # 2.1 data and processing
+    'batch_shape': ([50, 50], _batch_shape),
+    'num_chunks': (1, _int(1)),
+    'image_bits': (5, _int(1)),
+    'loader': ('recent', _choice(*LOADERS)),
+    'loader_every': (1000, _int(1)),
+    'loader_window': (None, lambda k, v: v),  # Never read, by the original either (spec 1.3).
+    'bound_action': ('clip', _choice('none', 'clip', 'tanh')),  # Never used (spec 2.1).
+    # 2.2 model components
+    'gradient_heads': (['image', 'reward'], _str_list),
+    'network': ('conv_ha', _choice('conv_ha')),
+    'activation': ('relu', _choice(*ACTIVATIONS)),
+    'num_layers': (3, _int(0)),
+    'num_units': (300, _int(1)),
+    'model_size': (200, _int(1)),
+    'state_size': (30, _int(1)),
+    'model': ('rssm', _choice('rssm', 'ssm', 'drnn')),
+    'mean_only': (False, _bool),
+    'min_stddev': (0.1, _float(0.0)),
+    'future_rnn': (True, _bool),
+    'model_layers': (1, _int(1)),
+    'drnn_encoder_to_decoder': (False, _bool),
+    'drnn_sample_to_sample': (True, _bool),
+    'drnn_sample_to_encoder': (True, _bool),
+    'drnn_decoder_to_encoder': (False, _bool),
+    'drnn_decoder_to_sample': (True, _bool),
+    'drnn_action_to_decoder': (False, _bool),
+    # 2.3 tasks
+    'tasks': (['cheetah_run'], _str_list),
+    'isolate_envs': ('thread', _choice('none', 'thread', 'process')),
+    'state_diagnostics': (False, _bool),
+    'action_repeat': (None, _optional(_int(1))),
+    'camera_id': (0, _int(0)),
+    # 2.4 losses and optimiser
+    'divergence_scale': (1.0, _float(0.0)),
+    'global_div_scale': (0.0, _float(0.0)),
+    'overshooting_scale': (0.0, _float(0.0)),
+    'image_loss_scale': (1.0, _float(0.0)),
+    'reward_loss_scale': (10.0, _float(0.0)),
+    'free_nats': (3.0, _float(0.0, nullable=True)),
+    'overshooting_distance': (0, _int(0)),
+    'os_stop_posterior_grad': (True, _bool),
+    'main_learning_rate': (1e-3, _float(0.0)),
+    'main_gradient_clipping': (1000.0, _float(0.0)),
+    # 2.5 training schedule and collection
+    'train_steps': (50000, _int(0)),
+    'test_steps': (50, _int(0)),
+    'max_steps': (50000000, _int(0)),
+    'checkpoint_every': (None, _optional(_int(1))),
+    'num_seed_episodes': (5, _int(1)),
+    'train_collects': ([{}], _collects),
+    'test_collects': ([{}], _collects),
+    'train_action_noise': (0.3, _float(0.0)),
+    'planner_horizon': (12, _int(1)),
+    'collect_objective': ('reward', _choice('reward')),
+    'collect_every': (5000, _int(1)),
+    'action_noise_ramp': (0, _int()),
+    'action_noise_min': (0.0, _float(0.0)),
+    'planner': ('cem', _choice('cem')),
+    'planner_amount': (1000, _int(1)),
+    'planner_iterations': (10, _int(0)),
+    'planner_topk': (100, _int(1)),
+    # Ours (docs/differences.md): one seed for numpy, TensorFlow and the environments; null draws one
+    # at random and stores it in the run's params.yaml.
+    'seed': (None, _optional(_int(0))),
+}
+
+# Section 1.3: inserted only for keys the user did not set.
+DEBUG = {
+    'action_repeat': 50,
+    'num_seed_episodes': 1,
+    'train_steps': 10,
+    'test_steps': 10,
+    'max_steps': 500,
+    'train_collects': [{'after': 10, 'every': 10}],
+    'test_collects': [{'after': 10, 'every': 10}],
+    'model_size': 10,
+    'state_size': 5,
+    'num_layers': 1,
+    'num_units': 10,
+    'batch_shape': [5, 10],
+    'loader_every': 5,
+    'loader_window': 2,
+    'planner_amount': 5,
+    'planner_topk': 2,
+    'planner_iterations': 2,
+}
+
+CONFIGS = {'default': {}, 'debug': DEBUG}
+
+# Keys that are accepted but whose feature is not built yet: a non-default value is an error rather than
+# being silently ignored. Each maps to the predicate that says the value is unsupported.
+NOT_YET = {
+    'model': lambda v: v != 'rssm',
+    'global_div_scale': lambda v: v != 0.0,
+    'overshooting_scale': lambda v: v != 0.0,
+    'state_diagnostics': lambda v: v,
+}
+
+
+def _suggest(name, options):
+  close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+  return f' (did you mean {close[0]!r}?)' if close else ''
+
+
+def parse_params(text):
+  """Parses the --params string: YAML mapping with `#` read as `,` (spec 1.2)."""
+  text = (text or '{}').replace('#', ',')
+  try:
+    value = YAML(typ='safe', pure=True).load(text)
+  except YAMLError as e:
+    problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
+    raise ConfigError(f'--params is not valid YAML ({problem}): {text!r}.') from None
+  if value is None:
+    return {}
+  if not isinstance(value, dict):
+    raise ConfigError(f'--params must be a YAML mapping like "{{tasks: [cheetah_run]}}", got {text!r}.')
+  return value
+
+
+def load_config(name):
+  """The params of a named config (`default`, `debug`) or of a YAML file of params."""
+  if name in CONFIGS:
+    return dict(CONFIGS[name])
+  if not (name.endswith('.yaml') or name.endswith('.yml') or os.sep in name):
+    raise ConfigError(
+        f'--config {name!r} is neither a config name ({", ".join(CONFIGS)}) nor a .yaml file of params.')
+  path = os.path.expanduser(name)
+  if not os.path.isfile(path):
+    raise ConfigError(f'--config file {name!r} does not exist.')
+  with open(path) as f:
+    text = f.read()
+  try:
+    value = YAML(typ='safe', pure=True).load(text)
+  except YAMLError as e:
+    problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
+    raise ConfigError(f'--config file {name!r} is not valid YAML ({problem}).') from None
+  if value is None:
+    return {}
+  if not isinstance(value, dict):
+    raise ConfigError(f'--config file {name!r} must hold a YAML mapping of params.')
+  base = value.pop('config', None)
+  if base is not None:  # A preset may build on a named config: `config: debug`.
+    if base not in CONFIGS:
+      raise ConfigError(f'--config file {name!r}: config {base!r} unknown; allowed: {", ".join(CONFIGS)}.')
+    merged = dict(CONFIGS[base])
+    merged.update(value)
+    value = merged
+  return value
+
+
+def resolve(overrides, config='default'):
+  """Complete, validated params from a config (name, path or dict) and user overrides.
+
+  Precedence: overrides > config > defaults. Returns a dict of plain YAML types.
+  """
+  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
+  base = load_config(config) if isinstance(config, str) else dict(config)
+  given = dict(base)
+  given.update(overrides)
+  loss_scale_keys = {k for k in given if k.endswith('_loss_scale')}
+  for key in given:
+    if key not in PARAMS and key not in loss_scale_keys:
+      raise ConfigError(
+          f'unknown params key {key!r}{_suggest(key, PARAMS)}; see docs/params.md for the allowed keys.')
+  params = {}
+  for key, (default, check) in PARAMS.items():
+    value = given.get(key, default)
+    params[key] = check(key, value) if key in given else _copy(default)
+  for key in sorted(loss_scale_keys - set(PARAMS)):
+    head = key[:-len('_loss_scale')]
+    raise ConfigError(
+        f'params key {key!r}: there is no head {head!r}; heads with a loss scale: image, reward.')
+  for name in params['tasks']:
+    if name not in tasks_lib.TASKS:
+      raise ConfigError(
+          f'unknown task {name!r}{_suggest(name, tasks_lib.TASKS)}; allowed: {", ".join(tasks_lib.TASKS)}.')
+  if len(params['tasks']) > 1:
+    raise ConfigError(
+        f'params key \'tasks\': {params["tasks"]!r}: several tasks (one agent, all tasks) are not '
+        'supported yet; give one task.')
+  for key, unsupported in NOT_YET.items():
+    if unsupported(params[key]):
+      raise ConfigError(f'params key {key!r}: {params[key]!r} is not supported yet; '
+                        f'allowed: {PARAMS[key][0]!r}.')
+  for head in params['gradient_heads']:
+    if head not in ('image', 'reward'):
+      _fail('gradient_heads', params['gradient_heads'], 'a list of the heads image, reward')
+  if params['checkpoint_every'] is None:
+    params['checkpoint_every'] = 10 * params['test_steps']
+  if params['planner_topk'] > params['planner_amount']:
+    _fail('planner_topk', params['planner_topk'],
+          f'at most planner_amount ({params["planner_amount"]})')
+  batch, length = params['batch_shape']
+  needed = length * params['num_chunks']
+  for name in params['tasks']:
+    episode = tasks_lib.max_length(name, params['action_repeat']) + 1
+    if episode < needed:
+      raise ConfigError(
+          f'params key \'batch_shape\': chunks of {length} x {params["num_chunks"]} steps are longer '
+          f'than the {episode}-frame episodes of {name} (action_repeat '
+          f'{tasks_lib.action_repeat(name, params["action_repeat"])}); allowed: at most {episode}.')
+  if params['train_steps'] and params['train_steps'] % batch:
+    _fail('train_steps', params['train_steps'], f'a multiple of the batch size {batch}')
+  if params['test_steps'] and params['test_steps'] % batch:
+    _fail('test_steps', params['test_steps'], f'a multiple of the batch size {batch}')
+  if not params['train_steps'] and not params['test_steps']:
+    _fail('train_steps', 0, 'a positive number when test_steps is 0')
+  for key in ('train_collects', 'test_collects'):
+    names = [spec.get('name', 'main') for spec in params[key]]
+    if len(set(names)) != len(names):
+      _fail(key, params[key], 'collect specs with distinct names')
+    for spec in params[key]:
+      for field in ('batch_size', 'horizon', 'every'):
+        if field in spec:
+          _int(1)(f'{key}.{field}', spec[field])
+      if spec.get('batch_size', 1) != 1:
+        raise ConfigError(f'params key {key!r}: batch_size {spec["batch_size"]} is not supported yet; '
+                          'allowed: 1.')
+  return params
+
+
+def _copy(value):
+  if isinstance(value, list):
+    return [_copy(x) for x in value]
+  if isinstance(value, dict):
+    return {k: _copy(v) for k, v in value.items()}
+  return value
+
+
+def collect_specs(params, phase):
+  """The collect specs of a phase with every fallback filled in (spec 2.5)."""
+  specs = []
+  for spec in params[f'{phase}_collects']:
+    full = {
+        'name': 'main',
+        'batch_size': 1,
+        'horizon': params['planner_horizon'],
+        'objective': params['collect_objective'],
+        'after': params['collect_every'],
+        'every': params['collect_every'],
+        'until': -1,
+        'action_noise': params['train_action_noise'] if phase == 'train' else 0.0,
+        'action_noise_ramp': params['action_noise_ramp'],
+        'action_noise_min': params['action_noise_min'],
+    }
+    full.update(spec)
+    full['prefix'] = phase
+    specs.append(full)
+  return specs
+
+
+def dump(params, path):
+  """Writes params as plain, safe YAML, atomically."""
+  yaml = YAML(typ='safe', pure=True)
+  yaml.default_flow_style = False
+  tmp = f'{path}.tmp-{os.getpid()}'
+  with open(tmp, 'w') as f:
+    yaml.dump(params, f)
+  os.replace(tmp, path)
+
+
+def load(path):
+  with open(path) as f:
+    return YAML(typ='safe', pure=True).load(f)

@@ -1,0 +1,58 @@
+"""The tasks of the paper (spec 3.1): dm_control suite tasks rendered at 64x64, and a dummy task.
+
+A task is a name, an env constructor, the episode length in decisions and the state components the
+environment observes besides the image.
+"""
+
+import collections
+import functools
+
+from planet.control import wrappers
+
+Task = collections.namedtuple('Task', 'name, env_ctor, max_length, state_components')
+
+# name: (domain, task, action repeat, state components)
+DM_CONTROL = {
+    'cartpole_balance': ('cartpole', 'balance', 8, ['reward', 'position', 'velocity']),
+    'cartpole_swingup': ('cartpole', 'swingup', 8, ['reward', 'position', 'velocity']),
+    'finger_spin': ('finger', 'spin', 2, ['reward', 'position', 'velocity', 'touch']),
+    'cheetah_run': ('cheetah', 'run', 4, ['reward', 'position', 'velocity']),
+    'cup_catch': ('ball_in_cup', 'catch', 4, ['reward', 'position', 'velocity']),
+    'walker_walk': ('walker', 'walk', 2, ['reward', 'height', 'orientations', 'velocity']),
+    'reacher_easy': ('reacher', 'easy', 4, ['reward', 'position', 'velocity', 'to_target']),
+}
+DUMMY = {'dummy': (1, ['reward'])}
+TASKS = tuple(DM_CONTROL) + tuple(DUMMY)
+
+
+def action_repeat(name, override=None):
+  if override:
+    return override
+  return DM_CONTROL[name][2] if name in DM_CONTROL else DUMMY[name][0]
+
+
+def max_length(name, override=None):
+  """Decisions per episode: 1000 environment steps divided by the action repeat."""
+  return 1000 // action_repeat(name, override)
+
+
+def task(name, params):
+  repeat = action_repeat(name, params['action_repeat'])
+  length = 1000 // repeat
+  if name in DM_CONTROL:
+    domain, task_name, _, components = DM_CONTROL[name]
+    make = functools.partial(
+        wrappers.DeepMindEnv, domain, task_name, (64, 64), params['camera_id'])
+  else:
+    components = DUMMY[name][1]
+    make = wrappers.DummyEnv
+  return Task(name, functools.partial(_env, make, repeat, length), length, components)
+
+
+def _env(make, repeat, length, seed=None):
+  """The wrapper stack of spec 3.2, innermost first."""
+  env = make(seed=seed)
+  env = wrappers.ActionRepeat(env, repeat)
+  env = wrappers.MaximumDuration(env, length)
+  env = wrappers.PixelObservations(env, (64, 64), 'image')
+  return wrappers.ConvertTo32Bit(env)

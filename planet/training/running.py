@@ -1,0 +1,148 @@
+"""Experiments of several runs in `<logdir>/00001`, ... with PING, DONE and FAIL files (spec 1.4).
+
+A run is started when its directory has neither PING nor DONE, resumed when it has a PING but no DONE
+and the PING is this worker's or stale (older than 2 * ping_every; any PING when ping_every is 0), and
+skipped otherwise. A run that ends normally gets DONE; one that raises gets DONE and FAIL (the
+traceback). A run abandoned by its consumer or killed gets neither, so it can be resumed.
+"""
+
+import datetime
+import json
+import logging
+import os
+import random
+import threading
+import time
+import traceback
+import uuid
+
+log = logging.getLogger('planet')
+
+
+class SkipRun(Exception):
+  pass
+
+
+def _write_atomic(path, text):
+  tmp = f'{path}.tmp-{os.getpid()}-{threading.get_ident()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+class Experiment:
+  """Iterates the runs this worker should do; each is a `Run` that yields its scores."""
+
+  def __init__(self, basedir, process_fn, num_runs=1, worker_name=None, ping_every=0,
+               resume_runs=True):
+    self.basedir = os.path.expanduser(basedir)
+    self.process_fn = process_fn
+    self.num_runs = num_runs
+    self.worker_name = worker_name or uuid.uuid4().hex
+    self.ping_every = ping_every
+    self.ping_stale = 2 * ping_every
+    self.resume_runs = resume_runs
+
+  def __iter__(self):
+    for number in self._numbers():
+      logdir = os.path.join(self.basedir, f'{number:05d}')
+      try:
+        run = Run(logdir, self.process_fn, self.worker_name, self.ping_every, self.resume_runs)
+      except SkipRun:
+        continue
+      yield run
+    log.info('All runs completed.')
+
+  def _numbers(self):
+    if self.num_runs:
+      numbers = list(range(1, self.num_runs + 1))
+      random.shuffle(numbers)
+      yield from numbers
+      if self.ping_stale:
+        time.sleep(self.ping_stale)
+        yield from numbers
+    else:
+      time.sleep(self.ping_stale)
+      number = 1
+      while True:
+        yield number
+        number += 1
+
+
+class Run:
+
+  def __init__(self, logdir, process_fn, worker_name, ping_every=0, resume_runs=True):
+    self.logdir = logdir
+    self.process_fn = process_fn
+    self.worker_name = worker_name
+    self.ping_every = ping_every
+    self.resumed = self._decide(resume_runs)
+    self._claim()
+
+  def _path(self, name):
+    return os.path.join(self.logdir, name)
+
+  def _read_ping(self):
+    try:
+      with open(self._path('PING')) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def _decide(self, resume_runs):
+    has_done = os.path.exists(self._path('DONE'))
+    ping = self._read_ping() if os.path.exists(self._path('PING')) else None
+    if not has_done and not os.path.exists(self._path('PING')):
+      return False
+    if not resume_runs or has_done:
+      raise SkipRun()
+    if ping and ping.get('worker') != self.worker_name and self.ping_every:
+      age = time.time() - ping.get('time', 0)
+      if age < 2 * self.ping_every:
+        raise SkipRun()
+    return True
+
+  def _write_ping(self):
+    os.makedirs(self.logdir, exist_ok=True)
+    _write_atomic(self._path('PING'), json.dumps({
+        'worker': self.worker_name, 'time': time.time(),
+        'utc': datetime.datetime.now(datetime.timezone.utc).isoformat()}))
+
+  def _claim(self):
+    self._write_ping()
+    if self.ping_every:
+      time.sleep(self.ping_every)
+      ping = self._read_ping()
+      if not ping or ping.get('worker') != self.worker_name:
+        raise SkipRun()
+      self._write_ping()
+
+  def _heartbeat(self, stop):
+    while not stop.wait(self.ping_every):
+      ping = self._read_ping()
+      if ping and ping.get('worker') != self.worker_name:
+        log.warning(f'Another worker ({ping.get("worker")}) took over {self.logdir}.')
+        return
+      self._write_ping()
+
+  def __iter__(self):
+    stop = threading.Event()
+    thread = None
+    if self.ping_every:
+      thread = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+      thread.start()
+    try:
+      log.info(f'{"Resume" if self.resumed else "Start"} run {self.logdir}.')
+      yield from self.process_fn(self.logdir, self.resumed)
+      log.info('Done.')
+      _write_atomic(self._path('DONE'), '\n')
+    except Exception:
+      text = traceback.format_exc()
+      log.error(text)
+      _write_atomic(self._path('DONE'), '\n')
+      _write_atomic(self._path('FAIL'), text)
+      raise
+    finally:
+      stop.set()
+      if thread:
+        thread.join()

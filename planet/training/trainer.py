@@ -1,0 +1,207 @@
+"""The trainer: phases and step accounting (spec 7.1, 7.2), collection, checkpoints and summaries.
+
+The global step counts examples: every batch adds batch_shape[0]. An epoch is `train_steps` examples of
+updates followed by `test_steps` examples of evaluation. Train episodes are collected every
+`collect_every` train-phase examples, one test episode is run per test phase, and its return is the score.
+"""
+
+import collections
+import logging
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from planet.control import mpc_agent
+from planet.control import simulate
+from planet.models import world_model
+from planet.scripts import configs
+from planet.tools import dataset
+from planet.tools import episodes
+from planet.tools import schedule
+from planet.training import objective
+
+log = logging.getLogger('planet')
+
+Phase = collections.namedtuple('Phase', 'name, steps, log_every, report_every, checkpoint_every')
+
+
+class Trainer:
+
+  def __init__(self, params, logdir, task):
+    self.params = params
+    self.logdir = logdir
+    self.task = task
+    self.batch_size = params['batch_shape'][0]
+    self.train_dir = os.path.join(logdir, 'train_episodes')
+    self.test_dir = os.path.join(logdir, 'test_episodes')
+    env = task.env_ctor()
+    action_size = env.action_space.shape[0]
+    env.close()
+    self.model = world_model.WorldModel(params, action_size)
+    self.optimizer = keras.optimizers.Adam(params['main_learning_rate'], epsilon=1e-4)
+    self.optimizer.build(self.model.trainable_variables)
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+    self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, logdir, max_to_keep=5, checkpoint_name='model.ckpt')
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      log.info(f'Resuming from {self.manager.latest_checkpoint} at step {int(self.step)}.')
+    log.info(f'Graph contains {self.model.num_parameters()} trainable variables.')
+    seed = params['seed']
+    self.data = {
+        'train': iter(dataset.dataset(self.train_dir, params, seed)),
+        'test': iter(dataset.dataset(self.test_dir, params, None if seed is None else seed + 1)),
+    }
+    spec = self.data['train'].element_spec
+    self._steps = {
+        'train': tf.function(self._train_step, input_signature=[spec]),
+        'test': tf.function(self._test_step, input_signature=[spec]),
+    }
+    self.collects = {phase: configs.collect_specs(params, phase) for phase in ('train', 'test')}
+    self._agents = {}
+    self._simulations = {}
+    self.writers = {
+        phase: tf.summary.create_file_writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
+
+  def _train_step(self, data):
+    with tf.GradientTape() as tape:
+      loss, objectives = objective.compute(self.model, data, self.params)
+    variables = self.model.trainable_variables
+    grads = tape.gradient(loss, variables)
+    norm = tf.linalg.global_norm(grads)
+    clipped, _ = tf.clip_by_global_norm(grads, self.params['main_gradient_clipping'], norm)
+    self.optimizer.apply_gradients(
+        [(g, v) for g, v in zip(clipped, variables) if g is not None])
+    return {'loss': loss, 'grad_norm': norm, **objectives}
+
+  def _test_step(self, data):
+    loss, objectives = objective.compute(self.model, data, self.params)
+    return {'loss': loss, 'grad_norm': tf.constant(0.0), **objectives}
+
+  def phases(self):
+    p = self.params
+    phases = [
+        Phase('train', p['train_steps'], p['train_steps'], None, None),
+        Phase('test', p['test_steps'], p['test_steps'], p['test_steps'], p['checkpoint_every']),
+    ]
+    return [phase for phase in phases if phase.steps]
+
+  def locate(self, global_step):
+    """(phase, phase_step, summary_step) of a global step (spec 7.1)."""
+    phases = self.phases()
+    epoch, steps_in = divmod(global_step, sum(phase.steps for phase in phases))
+    longest = max(phase.steps for phase in phases)
+    for phase in phases:
+      if steps_in < phase.steps:
+        break
+      steps_in -= phase.steps
+    return phase, epoch * phase.steps + steps_in, epoch * longest + steps_in
+
+  def agent(self, spec):
+    key = (spec['batch_size'], spec['horizon'])
+    if key not in self._agents:
+      p = self.params
+      self._agents[key] = mpc_agent.MPCAgent(
+          self.model, spec['batch_size'], spec['horizon'], p['planner_amount'], p['planner_topk'],
+          p['planner_iterations'], p['image_bits'])
+    return self._agents[key]
+
+  def simulate(self, spec, phase_step):
+    name = f'{spec["prefix"]}_{spec["name"]}_{self.task.name}'
+    if name not in self._simulations:
+      outdir = self.train_dir if spec['prefix'] == 'train' else self.test_dir
+      seed = self.params['seed']
+      seed = None if seed is None else seed + 100 + len(self._simulations)
+      self._simulations[name] = simulate.Simulation(self.task, self.agent(spec), outdir, seed)
+    scale = spec['action_noise'] * schedule.linear(
+        phase_step, spec['action_noise_ramp'], spec['action_noise_min'])
+    result = self._simulations[name].run(scale)
+    log.info(f'{name}: return {result["return"]:.1f}, {result["length"]} steps in '
+             f'{result["seconds"]:.1f} s.')
+    return name, result
+
+  def run(self):
+    """Trains until `max_steps`; yields the score of every report step."""
+    p = self.params
+    batch = self.batch_size
+    print_every = max(p['train_steps'] // 10, 1)
+    scores, metrics_sum, metrics_count = [], collections.Counter(), 0
+    last_time, last_step = time.time(), int(self.step)
+    try:
+      while int(self.step) < p['max_steps']:
+        global_step = int(self.step)
+        phase, phase_step, summary_step = self.locate(global_step)
+        if phase_step % phase.steps < batch:
+          log.info(f'Phase {phase.name} (phase step {phase_step}, global step {global_step}).')
+        should_log = schedule.is_every(phase_step, batch, phase.log_every)
+        report = schedule.is_every(phase_step, batch, phase.report_every)
+        metrics = {k: float(v) for k, v in self._steps[phase.name](next(self.data[phase.name])).items()}
+        if not all(math.isfinite(v) for v in metrics.values()):
+          raise FloatingPointError(f'non-finite training metrics at step {global_step}: {metrics}')
+        summaries = {}
+        if phase.name == 'train':
+          for spec in self.collects['train']:
+            if schedule.binary(phase_step, batch, spec['after'], spec['every'], spec['until']):
+              name, result = self.simulate(spec, phase_step)
+              self._write('train', summary_step, {f'collection/{name}/return': result['return']})
+        elif should_log:
+          for spec in self.collects['test']:
+            name, result = self.simulate(spec, phase_step)
+            summaries[f'simulation/{name}/return'] = result['return']
+            scores.append(result['return'])
+        self.step.assign_add(batch)
+        metrics_sum.update(metrics)
+        metrics_count += 1
+        if phase.name == 'train' and schedule.is_every(phase_step, batch, print_every):
+          means = {k: v / metrics_count for k, v in metrics_sum.items()}
+          names = [k for k in ('reward', 'divergence', 'image') if k in means]
+          log.info(f'objectives: step/{"/".join(names)} = '
+                   f'[{global_step}, {", ".join(f"{means[k]:.4g}" for k in names)}]')
+          log.info(f'grad_norms: step/main = [{global_step}, {means["grad_norm"]:.4g}]')
+          metrics_sum, metrics_count = collections.Counter(), 0
+        if schedule.is_every(phase_step, batch, phase.checkpoint_every):
+          self.manager.save(checkpoint_number=int(self.step))
+        if should_log:
+          now = time.time()
+          summaries.update({f'objectives/{k}': v for k, v in metrics.items()
+                            if k not in ('loss', 'grad_norm')})
+          summaries['loss'] = metrics['loss']
+          summaries['optimizer/grad_norm'] = metrics['grad_norm']
+          summaries['optimizer/clipped_gradient_norm'] = min(
+              metrics['grad_norm'], p['main_gradient_clipping'])
+          summaries['optimizer/learning_rate'] = p['main_learning_rate']
+          summaries['dataset/episodes'] = episodes.count(self.train_dir)
+          summaries['step'] = phase_step
+          summaries['steps_per_second'] = (int(self.step) - last_step) / max(now - last_time, 1e-9)
+          last_time, last_step = now, int(self.step)
+        if report:
+          score = float(np.mean(scores)) if scores else float('nan')
+          scores = []
+          log.info(f'Score {score}.')
+          summaries[f'trainer/{phase.name}/score'] = score
+        if summaries:
+          self._write(phase.name, summary_step, summaries)
+        if report:
+          yield score
+      self.manager.save(checkpoint_number=int(self.step))
+    except KeyboardInterrupt:
+      # Ctrl-C or SIGTERM between steps: keep the progress so that rerunning the command resumes here.
+      log.info(f'Interrupted; saving a checkpoint at step {int(self.step)}.')
+      self.manager.save(checkpoint_number=int(self.step))
+      raise
+    finally:
+      for writer in self.writers.values():
+        writer.flush()
+      for simulation in self._simulations.values():
+        simulation.close()
+
+  def _write(self, phase, step, scalars):
+    with self.writers[phase].as_default():
+      for name, value in scalars.items():
+        tf.summary.scalar(name, value, step=step)
+    self.writers[phase].flush()

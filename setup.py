@@ -1,0 +1,28 @@
+"""planet-tf2: PlaNet (Hafner et al., ICML 2019) in TensorFlow 2."""
+
+import setuptools
+
+setuptools.setup(
+    name='planet-tf2',
+    version='0.1.0',
+    description='Deep Planning Network (PlaNet): learning latent dynamics for planning from pixels, '
+                'in TensorFlow 2.',
+    license='Apache-2.0',
+    packages=setuptools.find_packages(include=['planet', 'planet.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'tensorflow==2.21.*',
+        'tensorflow-probability==0.25.*',
+        'tf-keras==2.21.*',
+        'dm-control==1.0.50',
+        'mujoco>=3.17,<4',  # mujoco 4.0 breaks dm-control 1.0.50 (missing flex_vertedge).
+        'gymnasium>=1.0',
+        'ruamel.yaml>=0.18',
+        'numpy>=2',
+        'scikit-image',
+        'matplotlib',
+        'imageio',
+        'tensorboard==2.21.*',
+    ],
+    extras_require={'test': ['pytest']},
+)
