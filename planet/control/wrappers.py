@@ -5,6 +5,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from planet.control import rendering
+
 
 class DeepMindEnv(gymnasium.Env):
   """A dm_control suite task as a gymnasium env. Renders 64x64 pixels directly with MuJoCo."""
@@ -12,6 +14,7 @@ class DeepMindEnv(gymnasium.Env):
   metadata = {'render_modes': ['rgb_array']}
 
   def __init__(self, domain, task, render_size=(64, 64), camera_id=0, seed=None):
+    rendering.preload_mesa()
     from dm_control import suite
     self._env = suite.load(domain, task, task_kwargs={'random': seed})
     self._render_size = tuple(render_size)

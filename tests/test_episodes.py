@@ -1,0 +1,113 @@
+"""Episode files, chunking offsets (spec 7.3) and the loaders."""
+
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+from planet.errors import ConfigError
+from planet.tools import dataset
+from planet.tools import episodes
+
+
+def make_episode(length, seed=0):
+  rng = np.random.RandomState(seed)
+  return {
+      'image': rng.randint(0, 256, (length, 64, 64, 3)).astype(np.uint8),
+      'action': rng.uniform(-1, 1, (length, 2)).astype(np.float32),
+      'reward': np.arange(length, dtype=np.float32),
+  }
+
+
+def test_save_load_roundtrip_is_atomic(tmp_path):
+  episode = make_episode(21)
+  path = episodes.save(str(tmp_path), episode)
+  assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temporary file left behind
+  name = os.path.basename(path)
+  assert len(name) == len('20261125T010203-') + 32 + len('.npz')
+  loaded = episodes.load(path)
+  np.testing.assert_array_equal(loaded['image'], episode['image'])
+  assert loaded['image'].dtype == np.uint8
+  np.testing.assert_allclose(loaded['return'], np.cumsum(np.arange(21)))
+
+
+def test_float64_and_int64_are_narrowed(tmp_path):
+  path = episodes.save(str(tmp_path), {'action': np.zeros((3, 1)), 'reward': np.zeros(3),
+                                       'count': np.arange(3)})
+  loaded = episodes.load(path)
+  assert loaded['action'].dtype == np.float32 and loaded['count'].dtype == np.int32
+
+
+def test_chunk_offsets_cover_the_inclusive_range():
+  episode = {'action': np.arange(21)[:, None], 'reward': np.arange(21)}
+  rng = np.random.RandomState(0)
+  starts = {int(next(episodes.chunk(episode, 10, 1, rng))['action'][0, 0]) for _ in range(500)}
+  assert starts == set(range(12))  # offset ~ UniformInt[0, 21 - 10], inclusive
+
+
+def test_consecutive_chunks():
+  episode = {'action': np.arange(50)[:, None], 'reward': np.arange(50)}
+  chunks = list(episodes.chunk(episode, 10, 3, np.random.RandomState(1)))
+  assert len(chunks) == 3
+  first = chunks[0]['action'][0, 0]
+  for index, chunk in enumerate(chunks):
+    np.testing.assert_array_equal(chunk['reward'], np.arange(10) + first + 10 * index)
+    assert chunk['length'] == 10
+  assert 0 <= first <= 50 - 30
+  # num_chunks None: max(1, len // T - 1) chunks.
+  assert len(list(episodes.chunk(episode, 10, None, np.random.RandomState(1)))) == 4
+
+
+def test_episode_shorter_than_chunk_is_a_clear_error():
+  episode = {'action': np.zeros((21, 1)), 'reward': np.zeros(21)}
+  with pytest.raises(ConfigError, match='episode of 21 steps is shorter than 1 chunk'):
+    next(episodes.chunk(episode, 50, 1, np.random))
+
+
+def write_episodes(directory, lengths):
+  return [episodes.save(str(directory), make_episode(n, seed=i)) for i, n in enumerate(lengths)]
+
+
+def test_cache_loader_yields_every_and_picks_up_new_files(tmp_path):
+  write_episodes(tmp_path, [5, 6])
+  loader = episodes.cache_loader(str(tmp_path), 4, np.random.RandomState(0))
+  first = [len(e['action']) for e in itertools.islice(loader, 4)]
+  assert sorted(first) == [5, 5, 6, 6]  # two episodes cycled to fill the round of 4
+  write_episodes(tmp_path / '..' / tmp_path.name, [7])
+  second = [len(e['action']) for e in itertools.islice(loader, 4)]
+  assert 7 in second
+
+
+def test_recent_loader_mixes_new_and_old(tmp_path):
+  write_episodes(tmp_path, [5, 6])
+  loader = episodes.recent_loader(str(tmp_path), 4, np.random.RandomState(0))
+  first = sorted(len(e['action']) for e in itertools.islice(loader, 4))
+  assert first == [5, 5, 6, 6]
+  episodes.save(str(tmp_path), make_episode(9))
+  lengths = [len(e['action']) for e in itertools.islice(loader, 8)]
+  assert 9 in lengths  # the new episode enters at the next refresh
+
+
+def test_reload_and_dummy_loaders(tmp_path):
+  write_episodes(tmp_path, [5, 6, 7])
+  reload = episodes.reload_loader(str(tmp_path), 0, np.random.RandomState(0))
+  assert sorted(len(e['action']) for e in itertools.islice(reload, 3)) == [5, 6, 7]
+  dummy = episodes.dummy_loader(str(tmp_path), 0, None)
+  episode = next(dummy)
+  assert episode['image'].dtype == np.uint8 and episode['image'].shape[1:] == (64, 64, 3)
+  assert episode['action'].shape[1:] == (2,)
+
+
+def test_dataset_batches_preprocessed_chunks(tmp_path):
+  write_episodes(tmp_path, [21, 21])
+  params = {'batch_shape': [3, 10], 'loader': 'recent', 'loader_every': 5, 'num_chunks': 1,
+            'image_bits': 5}
+  batch = next(iter(dataset.dataset(str(tmp_path), params, seed=0)))
+  assert batch['image'].shape == (3, 10, 64, 64, 3)
+  assert batch['action'].shape == (3, 10, 2)
+  assert batch['reward'].shape == (3, 10)
+  assert batch['image'].dtype.name == 'float32'
+  assert -0.5 <= float(batch['image'].numpy().min()) and float(batch['image'].numpy().max()) < 0.5
+  # Rewards are arange(21), so each chunk is 10 consecutive integers.
+  np.testing.assert_array_equal(np.diff(batch['reward'].numpy(), axis=1), np.ones((3, 9)))

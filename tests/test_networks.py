@@ -1,0 +1,123 @@
+"""Parameter counts computed by hand from the architecture (spec 4.2, 4.5-4.7), and shapes."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from planet.models import gru
+from planet.models import rssm
+from planet.models import world_model
+from planet.networks import basic
+from planet.networks import conv_ha
+from planet.scripts import configs
+
+
+def conv(k, cin, cout):
+  return k * k * cin * cout + cout
+
+
+def dense(nin, nout):
+  return nin * nout + nout
+
+
+ENCODER = conv(4, 3, 32) + conv(4, 32, 64) + conv(4, 64, 128) + conv(4, 128, 256)
+DECODER = (dense(230, 1024) + conv(5, 1024, 128) + conv(5, 128, 64) + conv(6, 64, 32)
+           + conv(6, 32, 3))
+REWARD = dense(230, 300) + 2 * dense(300, 300) + dense(300, 1)
+GRU = (200 + 200) * 400 + 400 + (200 + 200) * 200 + 200
+
+
+def rssm_count(action_size, state=30, belief=200, hidden=200, embedding=1024):
+  prior = dense(state + action_size, hidden) + GRU + dense(belief, hidden) + 2 * dense(hidden, state)
+  posterior = dense(belief + embedding, hidden) + 2 * dense(hidden, state)
+  return prior + posterior
+
+
+def count(module):
+  return sum(v.shape.num_elements() for v in module.trainable_variables)
+
+
+def test_hand_counts_are_the_known_numbers():
+  assert ENCODER == 690_144
+  assert DECODER == 3_795_555
+  assert REWARD == 250_201
+  assert GRU == 240_600  # Keras' reset_after=True GRU would have 241,200.
+  assert rssm_count(1) == 556_320
+  assert rssm_count(6) == 557_320
+
+
+def test_encoder_shapes_and_count():
+  encoder = conv_ha.Encoder()
+  out = encoder(tf.zeros([2, 3, 64, 64, 3]))
+  assert out.shape == (2, 3, 1024)
+  assert count(encoder) == ENCODER
+  assert [l.kernel.shape for l in encoder.layers] == [(4, 4, 3, 32), (4, 4, 32, 64), (4, 4, 64, 128),
+                                                       (4, 4, 128, 256)]
+
+
+def test_decoder_shapes_and_count():
+  decoder = conv_ha.Decoder()
+  out = decoder(tf.zeros([2, 3, 230]))
+  assert out.shape == (2, 3, 64, 64, 3)
+  assert count(decoder) == DECODER
+
+
+def test_reward_head_count_and_shape():
+  head = basic.FeedForward((), 3, 300, 'relu')
+  assert head(tf.zeros([4, 5, 230])).shape == (4, 5)
+  assert count(head) == REWARD
+
+
+@pytest.mark.parametrize('action_size', [1, 6])
+def test_rssm_count_and_state_shapes(action_size):
+  cell = rssm.RSSM()
+  post, prior = cell.observe(tf.zeros([2, 7, 1024]), tf.zeros([2, 7, action_size]))
+  assert count(cell) == rssm_count(action_size)
+  for state in (post, prior):
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        'mean': (2, 7, 30), 'stddev': (2, 7, 30), 'sample': (2, 7, 30), 'belief': (2, 7, 200)}
+  assert cell.features(post).shape == (2, 7, 230)
+  assert float(tf.reduce_min(prior['stddev'])) >= 0.1  # min_stddev is additive.
+
+
+def test_world_model_total_matches_the_sum_of_parts():
+  params = configs.resolve({'tasks': ['cartpole_swingup']})
+  model = world_model.WorldModel(params, action_size=1)
+  assert model.num_parameters() == ENCODER + DECODER + REWARD + rssm_count(1) == 5_292_220
+
+
+def test_gru_matches_gru_block_cell_equations():
+  tf.random.set_seed(0)
+  cell = gru.GRUBlockCell(input_size=3, units=4)
+  rng = np.random.RandomState(0)
+  w_ru, w_c = rng.randn(7, 8) * 0.5, rng.randn(7, 4) * 0.5
+  b_ru, b_c = rng.randn(8) * 0.1, rng.randn(4) * 0.1
+  for var, value in ((cell.w_ru, w_ru), (cell.w_c, w_c), (cell.b_ru, b_ru), (cell.b_c, b_c)):
+    var.assign(value.astype(np.float32))
+  x, h = rng.randn(2, 3).astype(np.float32), rng.randn(2, 4).astype(np.float32)
+  sigmoid = lambda z: 1 / (1 + np.exp(-z))
+  gates = sigmoid(np.concatenate([x, h], 1) @ w_ru + b_ru)
+  r, u = gates[:, :4], gates[:, 4:]
+  c = np.tanh(np.concatenate([x, r * h], 1) @ w_c + b_c)
+  expected = u * h + (1 - u) * c
+  np.testing.assert_allclose(cell(x, h).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gru_initialisation():
+  cell = gru.GRUBlockCell(input_size=200, units=200)
+  assert count(cell) == GRU
+  np.testing.assert_array_equal(cell.b_ru.numpy(), np.ones(400))
+  np.testing.assert_array_equal(cell.b_c.numpy(), np.zeros(200))
+  limit = (6 / (400 + 400)) ** 0.5
+  assert np.abs(cell.w_ru.numpy()).max() <= limit
+  assert np.abs(cell.w_ru.numpy()).max() > 0.9 * limit  # glorot-uniform on the stacked shape
+
+
+def test_mean_only_rssm_is_deterministic():
+  cell = rssm.RSSM(state_size=5, belief_size=8, hidden_size=8, mean_only=True)
+  embedding, action = tf.random.normal([2, 4, 1024]), tf.random.normal([2, 4, 1])
+  post1, prior1 = cell.observe(embedding, action)
+  post2, prior2 = cell.observe(embedding, action)
+  np.testing.assert_array_equal(post1['sample'].numpy(), post1['mean'].numpy())
+  np.testing.assert_array_equal(post1['sample'].numpy(), post2['sample'].numpy())
+  np.testing.assert_array_equal(prior1['sample'].numpy(), prior2['sample'].numpy())
