@@ -24,9 +24,12 @@ def save(directory, episode):
 
 def load(filename):
   """Reads an episode; float64 -> float32, int64 -> int32; adds `return` = cumsum(reward)."""
-  with open(filename, 'rb') as f:
-    data = np.load(f, allow_pickle=False)
-    episode = {k: data[k] for k in data.files}
+  try:
+    with open(filename, 'rb') as f:
+      data = np.load(f, allow_pickle=False)
+      episode = {k: data[k] for k in data.files}
+  except (OSError, ValueError, EOFError) as e:
+    raise ValueError(f'cannot read episode {filename}: {e}') from None
   for key, value in episode.items():
     if value.dtype == np.float64:
       episode[key] = value.astype(np.float32)

@@ -1,0 +1,127 @@
+"""Measures the costs that decide how fast PlaNet runs on this machine, all in one run.
+
+  python3 scripts/benchmark.py [--repeats 3] [--skip-full] [--no-onednn-compare]
+
+Prints: seconds per train step at batch [50, 50] and [8, 32] (tf.function, oneDNN as the package sets
+it), the same [8, 32] step with oneDNN off (a subprocess, for the ratio), seconds per planned action at
+the default planner size (1000 candidates x 12 steps x 10 iterations), environment frames per second
+(64x64 EGL rendering plus physics) for two tasks, and the float32 matmul GFLOP/s of this CPU.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import planet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS unless the caller did)
+
+
+def timed(fn, repeats):
+  fn()  # trace and warm up
+  fn()
+  start = time.perf_counter()
+  for _ in range(repeats):
+    fn()
+  return (time.perf_counter() - start) / repeats
+
+
+def train_step_seconds(shape, repeats):
+  import tensorflow as tf
+  import tf_keras as keras
+  from planet.models import world_model
+  from planet.scripts import configs
+  from planet.training import objective
+  batch, length = shape
+  params = configs.resolve({'batch_shape': list(shape), 'train_steps': batch, 'test_steps': batch})
+  model = world_model.WorldModel(params, action_size=6)
+  optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-4)
+  optimizer.build(model.trainable_variables)
+  data = {'image': tf.random.uniform([batch, length, 64, 64, 3]) - 0.5,
+          'action': tf.random.uniform([batch, length, 6], -1, 1),
+          'reward': tf.random.uniform([batch, length])}
+
+  @tf.function
+  def step(data):
+    with tf.GradientTape() as tape:
+      loss, _ = objective.compute(model, data, params)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+  return timed(lambda: step(data).numpy(), repeats)
+
+
+def plan_seconds(repeats):
+  from planet.control import mpc_agent
+  from planet.models import world_model
+  from planet.scripts import configs
+  model = world_model.WorldModel(configs.resolve({}), action_size=6)
+  agent = mpc_agent.MPCAgent(model, 1, 12, 1000, 100, 10)
+  image = np.zeros([1, 64, 64, 3], np.uint8)
+  return timed(lambda: agent.policy(image, np.float32(0.0)).numpy(), repeats)
+
+
+def env_fps(task_name, steps=100):
+  from planet.scripts import configs
+  from planet.scripts import tasks
+  task = tasks.task(task_name, configs.resolve({'tasks': [task_name]}))
+  env = task.env_ctor(seed=0)
+  env.reset()
+  action = np.zeros(env.action_space.shape, np.float32)
+  start = time.perf_counter()
+  for _ in range(steps):
+    env.step(action)
+  seconds = time.perf_counter() - start
+  env.close()
+  return steps / seconds
+
+
+def matmul_gflops(size=2048, repeats=10):
+  import tensorflow as tf
+  a = tf.random.normal([size, size])
+
+  @tf.function
+  def mm(x):
+    return tf.reduce_sum(tf.matmul(x, x))
+
+  seconds = timed(lambda: mm(a).numpy(), repeats)
+  return 2 * size ** 3 / seconds / 1e9
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--skip-full', action='store_true', help='skip the slow [50, 50] step')
+  parser.add_argument('--no-onednn-compare', action='store_true')
+  parser.add_argument('--only-step', help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.only_step:  # The subprocess that measures one step with the caller's environment.
+    print(json.dumps(train_step_seconds(json.loads(args.only_step), args.repeats)))
+    return
+  results = {'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS')}
+  results['matmul_gflops'] = matmul_gflops()
+  if not args.skip_full:
+    results['train_step_50x50_s'] = train_step_seconds((50, 50), args.repeats)
+  results['train_step_8x32_s'] = train_step_seconds((8, 32), args.repeats)
+  if not args.no_onednn_compare:
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS='0')
+    out = subprocess.run(
+        [sys.executable, __file__, '--only-step', '[8, 32]', '--repeats', str(args.repeats)],
+        env=env, capture_output=True, text=True, check=True).stdout
+    results['train_step_8x32_onednn_off_s'] = json.loads(out.strip().splitlines()[-1])
+    results['onednn_speedup_8x32'] = (
+        results['train_step_8x32_onednn_off_s'] / results['train_step_8x32_s'])
+  results['plan_action_1000x12x10_s'] = plan_seconds(args.repeats)
+  for name in ('cartpole_swingup', 'cheetah_run'):
+    results[f'env_decisions_per_s_{name}'] = env_fps(name)
+  width = max(map(len, results))
+  for key, value in results.items():
+    print(f'{key:<{width}}  {value:.3f}' if isinstance(value, float) else f'{key:<{width}}  {value}')
+
+
+if __name__ == '__main__':
+  main()

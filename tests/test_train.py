@@ -1,0 +1,134 @@
+"""End to end: the debug run of spec 7.9 on `dummy` and on a dm_control task, what it leaves behind,
+and resuming an interrupted run."""
+
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+
+from planet.scripts import configs
+from planet.tools import episodes
+
+from conftest import REPO
+
+
+def scalars(directory):
+  accumulator = event_accumulator.EventAccumulator(directory, size_guidance={'tensors': 0})
+  accumulator.Reload()
+  return {tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors(tag)]
+          for tag in accumulator.Tags()['tensors']}
+
+
+def check_debug_run(logdir, task, stdout):
+  run = os.path.join(logdir, '00001')
+  assert sorted(os.listdir(logdir)) == ['00001']
+  assert os.path.exists(os.path.join(run, 'DONE'))
+  assert not os.path.exists(os.path.join(run, 'FAIL'))
+  assert os.path.exists(os.path.join(run, 'PING'))
+  params = configs.load(os.path.join(run, 'params.yaml'))
+  assert params['tasks'] == [task] and params['max_steps'] == 30 and params['batch_shape'] == [5, 10]
+  assert configs.resolve(params) == params  # the stored params are complete and valid
+  for name in ('train_episodes', 'test_episodes'):
+    files = episodes.filenames(os.path.join(run, name))
+    assert len(files) == 2, name  # 1 random + 1 collected (train) or 1 test episode
+    for path in files:
+      episode = episodes.load(path)
+      assert episode['image'].shape == (21, 64, 64, 3) and episode['image'].dtype == np.uint8
+      assert episode['action'].shape[0] == 21 and np.all(episode['action'][0] == 0)
+  assert not glob.glob(os.path.join(run, '*_episodes', '.*'))  # no temporary files
+  assert len(re.findall(r'^Score (\S+)\.$', stdout, re.M)) == 1
+  assert 'Graph contains ' in stdout
+  assert os.path.exists(os.path.join(run, 'model.ckpt-30.index'))
+  train, test = scalars(os.path.join(run, 'train')), scalars(os.path.join(run, 'test'))
+  for tag in ('objectives/image', 'objectives/reward', 'objectives/divergence',
+              'optimizer/grad_norm', 'steps_per_second', 'loss'):
+    assert tag in train and tag in test, tag
+  # Train logs at phase steps 5 and 15 (global 5 and 25); the test phase logs once, at summary step 5.
+  assert [step for step, _ in train['objectives/image']] == [5, 15]
+  assert [step for step, _ in test['trainer/test/score']] == [5]
+  score = float(re.search(r'^Score (\S+)\.$', stdout, re.M).group(1))
+  assert test['trainer/test/score'][0][1] == pytest.approx(score)
+  assert test[f'simulation/test_main_{task}/return'][0][1] == pytest.approx(score)
+  assert f'collection/train_main_{task}/return' in train
+  assert all(v < -11000 for _, v in train['objectives/image'])
+
+
+@pytest.mark.parametrize('task', ['dummy', 'cartpole_swingup'])
+def test_debug_run(run_train, tmp_path, task):
+  logdir = str(tmp_path / 'logs')
+  args = ('--logdir', logdir, '--config', 'debug', '--params', f'{{tasks: [{task}], max_steps: 30}}')
+  code, stdout, stderr = run_train(*args)
+  assert code == 0, stderr[-3000:]
+  check_debug_run(logdir, task, stdout)
+  # The same command again finds the run DONE and does nothing.
+  code, stdout, stderr = run_train(*args)
+  assert code == 0 and 'Score' not in stdout
+  assert len(episodes.filenames(os.path.join(logdir, '00001', 'train_episodes'))) == 2
+
+
+def start(logdir, max_steps):
+  params = f'{{tasks: [dummy], max_steps: {max_steps}, checkpoint_every: 10, seed: 3}}'
+  return subprocess.Popen(
+      [sys.executable, '-m', 'planet.scripts.train', '--logdir', logdir, '--config', 'debug',
+       '--params', params], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(path_glob, process, timeout=300):
+  deadline = time.time() + timeout
+  while not glob.glob(path_glob):
+    assert process.poll() is None, process.stdout.read()[-3000:]
+    assert time.time() < deadline
+    time.sleep(0.2)
+
+
+@pytest.mark.parametrize('how', [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_run_resumes(tmp_path, how):
+  logdir = str(tmp_path / 'logs')
+  run = os.path.join(logdir, '00001')
+  process = start(logdir, 200)
+  # checkpoint_every 10 test-phase steps: a checkpoint after every test phase (global 20, 40, ...).
+  wait_for(os.path.join(run, 'model.ckpt-40.index'), process)
+  process.send_signal(how)
+  output = process.communicate(timeout=120)[0]
+  assert not os.path.exists(os.path.join(run, 'DONE'))
+  assert not os.path.exists(os.path.join(run, 'FAIL'))
+  steps = sorted(int(p.split('-')[-1].split('.')[0])
+                 for p in glob.glob(os.path.join(run, 'model.ckpt-*.index')))
+  if how == signal.SIGTERM:
+    assert process.returncode == 130 and 'Interrupted; saving a checkpoint' in output
+  stopped_at = steps[-1]
+  train_before = len(episodes.filenames(os.path.join(run, 'train_episodes')))
+  process = start(logdir, 200)
+  output = process.communicate(timeout=600)[0]
+  assert process.returncode == 0, output[-3000:]
+  assert f'Resume run {run}' in output
+  assert f'at step {stopped_at}.' in output
+  assert 'Collecting' not in output  # the seed episodes are not collected again
+  assert os.path.exists(os.path.join(run, 'DONE')) and not os.path.exists(os.path.join(run, 'FAIL'))
+  assert os.path.exists(os.path.join(run, 'model.ckpt-200.index'))
+  # Every test phase of the resumed part scored: epochs of 20 steps from the stopped one to 200.
+  assert len(re.findall(r'^Score ', output, re.M)) == (200 - stopped_at) // 20
+  assert len(episodes.filenames(os.path.join(run, 'train_episodes'))) > train_before
+
+
+def test_failed_run_writes_fail(run_train, tmp_path):
+  logdir = tmp_path / 'logs'
+  run = logdir / '00001'
+  (run / 'train_episodes').mkdir(parents=True)
+  # A corrupt episode file on disk makes the run fail; the failure is recorded, not hidden.
+  (run / 'train_episodes' / 'broken.npz').write_bytes(b'not an npz file')
+  code, stdout, stderr = run_train(
+      '--logdir', str(logdir), '--config', 'debug', '--params', '{tasks: [dummy], max_steps: 30}')
+  assert code == 1
+  assert stderr.strip().splitlines()[-1].startswith('error: ValueError: cannot read episode ')
+  assert (run / 'FAIL').exists() and (run / 'DONE').exists()
+  assert 'Traceback' in (run / 'FAIL').read_text()
+  assert (run / 'train_episodes' / 'broken.npz').read_bytes() == b'not an npz file'
