@@ -75,7 +75,11 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
   args = parse_args(argv)
-  logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout, force=True)
+  handler = logging.StreamHandler(sys.stdout)
+  handler.setFormatter(logging.Formatter('%(message)s'))
+  log.handlers[:] = [handler]
+  log.setLevel(logging.INFO)
+  log.propagate = False
   try:
     params = configs.resolve(configs.parse_params(args.params), args.config)
     if args.num_runs < 0:

@@ -29,6 +29,30 @@ log = logging.getLogger('planet')
 Phase = collections.namedtuple('Phase', 'name, steps, log_every, report_every, checkpoint_every')
 
 
+def phases(params):
+  """The train and test phases of an epoch (spec 7.1); a phase with 0 steps is left out."""
+  p = params
+  result = [
+      Phase('train', p['train_steps'], p['train_steps'], None, None),
+      Phase('test', p['test_steps'], p['test_steps'], p['test_steps'], p['checkpoint_every']),
+  ]
+  return [phase for phase in result if phase.steps]
+
+
+def locate(phases, global_step):
+  """(phase, phase_step, summary_step) of a global step (spec 7.1).
+
+  The summary step puts each phase's summaries at the start of its epoch on the longest phase's axis.
+  """
+  epoch, steps_in = divmod(global_step, sum(phase.steps for phase in phases))
+  longest = max(phase.steps for phase in phases)
+  for phase in phases:
+    if steps_in < phase.steps:
+      break
+    steps_in -= phase.steps
+  return phase, epoch * phase.steps + steps_in, epoch * longest + steps_in
+
+
 class Trainer:
 
   def __init__(self, params, logdir, task):
@@ -62,6 +86,7 @@ class Trainer:
         'train': tf.function(self._train_step, input_signature=[spec]),
         'test': tf.function(self._test_step, input_signature=[spec]),
     }
+    self.phases = phases(params)
     self.collects = {phase: configs.collect_specs(params, phase) for phase in ('train', 'test')}
     self._agents = {}
     self._simulations = {}
@@ -82,25 +107,6 @@ class Trainer:
   def _test_step(self, data):
     loss, objectives = objective.compute(self.model, data, self.params)
     return {'loss': loss, 'grad_norm': tf.constant(0.0), **objectives}
-
-  def phases(self):
-    p = self.params
-    phases = [
-        Phase('train', p['train_steps'], p['train_steps'], None, None),
-        Phase('test', p['test_steps'], p['test_steps'], p['test_steps'], p['checkpoint_every']),
-    ]
-    return [phase for phase in phases if phase.steps]
-
-  def locate(self, global_step):
-    """(phase, phase_step, summary_step) of a global step (spec 7.1)."""
-    phases = self.phases()
-    epoch, steps_in = divmod(global_step, sum(phase.steps for phase in phases))
-    longest = max(phase.steps for phase in phases)
-    for phase in phases:
-      if steps_in < phase.steps:
-        break
-      steps_in -= phase.steps
-    return phase, epoch * phase.steps + steps_in, epoch * longest + steps_in
 
   def agent(self, spec):
     key = (spec['batch_size'], spec['horizon'])
@@ -135,7 +141,7 @@ class Trainer:
     try:
       while int(self.step) < p['max_steps']:
         global_step = int(self.step)
-        phase, phase_step, summary_step = self.locate(global_step)
+        phase, phase_step, summary_step = locate(self.phases, global_step)
         if phase_step % phase.steps < batch:
           log.info(f'Phase {phase.name} (phase step {phase_step}, global step {global_step}).')
         should_log = schedule.is_every(phase_step, batch, phase.log_every)
@@ -195,6 +201,7 @@ class Trainer:
       self.manager.save(checkpoint_number=int(self.step))
       raise
     finally:
+      self.data.clear()  # Stops the generator-backed input pipelines before the interpreter exits.
       for writer in self.writers.values():
         writer.flush()
       for simulation in self._simulations.values():

@@ -1,0 +1,89 @@
+"""Step accounting (spec 7.1, 7.2, 7.9) and the trainer in-process: scores, tracing, checkpoints."""
+
+import os
+
+import pytest
+
+from planet.control import simulate
+from planet.scripts import configs
+from planet.scripts import tasks
+from planet.tools import episodes
+from planet.training import trainer
+
+
+def test_default_epoch_accounting():
+  phases = trainer.phases(configs.resolve({}))
+  assert [(p.name, p.steps) for p in phases] == [('train', 50000), ('test', 50)]
+  cases = {  # global step: (phase, phase step, summary step)
+      0: ('train', 0, 0),
+      49950: ('train', 49950, 49950),
+      50000: ('test', 0, 0),
+      50050: ('train', 50000, 50000),
+      100050: ('test', 50, 50000),
+  }
+  for step, expected in cases.items():
+    phase, phase_step, summary_step = trainer.locate(phases, step)
+    assert (phase.name, phase_step, summary_step) == expected
+
+
+def test_debug_timeline_of_spec_7_9():
+  params = configs.resolve({'max_steps': 30}, 'debug')
+  phases = trainer.phases(params)
+  spec, = configs.collect_specs(params, 'train')
+  rows = []
+  for step in range(0, 30, 5):
+    phase, phase_step, _ = trainer.locate(phases, step)
+    log = trainer.schedule.is_every(phase_step, 5, phase.log_every)
+    report = trainer.schedule.is_every(phase_step, 5, phase.report_every)
+    collect = phase.name == 'train' and trainer.schedule.binary(
+        phase_step, 5, spec['after'], spec['every'], spec['until'])
+    rows.append((step, phase.name, phase_step, log, report, collect))
+  assert rows == [
+      (0, 'train', 0, False, False, False),
+      (5, 'train', 5, True, False, False),
+      (10, 'test', 0, False, False, False),
+      (15, 'test', 5, True, True, False),
+      (20, 'train', 10, False, False, True),
+      (25, 'train', 15, True, False, False),
+  ]
+
+
+def test_phase_with_zero_steps_is_left_out():
+  phases = trainer.phases(configs.resolve({'test_steps': 0}))
+  assert [p.name for p in phases] == ['train']
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+  logdir = str(tmp_path_factory.mktemp('run'))
+  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 60, 'seed': 0}, 'debug')
+  task = tasks.task('dummy', params)
+  simulate.collect_initial_episodes(
+      task, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'), 1, 0)
+  run = trainer.Trainer(params, logdir, task)
+  scores = list(run.run())
+  return logdir, run, scores
+
+
+def test_one_score_per_test_phase(finished):
+  _, run, scores = finished
+  assert len(scores) == 3  # epochs of 20 steps: test phases at 10-20, 30-40, 50-60
+  # 20 decisions x 50 repeats of rewards U[0, 1): about 500 (std 6.5).
+  assert all(450 < score < 550 for score in scores)
+  assert int(run.step) == 60
+
+
+def test_hot_paths_trace_once(finished):
+  _, run, _ = finished
+  assert run._steps['train'].experimental_get_tracing_count() == 1
+  assert run._steps['test'].experimental_get_tracing_count() == 1
+  agent, = run._agents.values()  # train and test collects share one agent: one trace in all
+  assert agent.policy.experimental_get_tracing_count() == 1
+
+
+def test_episodes_and_checkpoint(finished):
+  logdir, _, _ = finished
+  # 1 seed + a collect at train phase steps 10, 20 (global 20, 40): 3; 1 seed + 3 test episodes: 4.
+  assert episodes.count(os.path.join(logdir, 'train_episodes')) == 3
+  assert episodes.count(os.path.join(logdir, 'test_episodes')) == 4
+  assert os.path.exists(os.path.join(logdir, 'model.ckpt-60.index'))
