@@ -204,19 +204,24 @@ def _suggest(name, options):
   return f' (did you mean {close[0]!r}?)' if close else ''
 
 
-def parse_params(text):
-  """Parses the --params string: YAML mapping with `#` read as `,` (spec 1.2)."""
-  text = (text or '{}').replace('#', ',')
+def _yaml_mapping(text, source, example):
+  """Safe-loads a YAML mapping; anything else is a one-line ConfigError naming `source`."""
   try:
     value = YAML(typ='safe', pure=True).load(text)
   except YAMLError as e:
     problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
-    raise ConfigError(f'--params is not valid YAML ({problem}): {text!r}.') from None
+    raise ConfigError(f'{source} is not valid YAML ({problem}).') from None
   if value is None:
     return {}
   if not isinstance(value, dict):
-    raise ConfigError(f'--params must be a YAML mapping like "{{tasks: [cheetah_run]}}", got {text!r}.')
+    raise ConfigError(f'{source} must be a YAML mapping of params like {example}.')
   return value
+
+
+def parse_params(text):
+  """Parses the --params string: YAML mapping with `#` read as `,` (spec 1.2)."""
+  text = (text or '{}').replace('#', ',')
+  return _yaml_mapping(text, f'--params {text!r}', '"{tasks: [cheetah_run]}"')
 
 
 def load_config(name):
@@ -230,16 +235,7 @@ def load_config(name):
   if not os.path.isfile(path):
     raise ConfigError(f'--config file {name!r} does not exist.')
   with open(path) as f:
-    text = f.read()
-  try:
-    value = YAML(typ='safe', pure=True).load(text)
-  except YAMLError as e:
-    problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
-    raise ConfigError(f'--config file {name!r} is not valid YAML ({problem}).') from None
-  if value is None:
-    return {}
-  if not isinstance(value, dict):
-    raise ConfigError(f'--config file {name!r} must hold a YAML mapping of params.')
+    value = _yaml_mapping(f.read(), f'--config file {name!r}', '"tasks: [cheetah_run]"')
   base = value.pop('config', None)
   if base is not None:  # A preset may build on a named config: `config: debug`.
     if base not in CONFIGS:
