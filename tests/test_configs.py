@@ -60,6 +60,14 @@ def test_params_file_roundtrip(tmp_path):
   assert '!!' not in open(path).read()  # plain YAML, no Python objects
 
 
+def test_state_diagnostics_heads():
+  params = configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True,
+                            'position_loss_scale': 2.0})
+  assert params['position_loss_scale'] == 2.0
+  with pytest.raises(ConfigError, match="no head 'touch'"):
+    configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True, 'touch_loss_scale': 1.0})
+
+
 def test_preset_file(tmp_path):
   path = tmp_path / 'preset.yaml'
   path.write_text('config: debug\ntasks: [dummy]\nplanner_amount: 7\n')
@@ -81,7 +89,11 @@ BAD = [
     ({'batch_shape': [5, 30]}, "chunks of 30 x 1 steps are longer than the 21-frame episodes"),
     ({'train_collects': [{'evry': 5}]}, "unknown collect spec key 'evry' (did you mean 'every'?)"),
     ({'foo_loss_scale': 1.0}, "there is no head 'foo'"),
-    ({'model': 'ssm'}, "'model': 'ssm' is not supported yet"),
+    ({'model': 'transformer'}, "'model': got 'transformer'; allowed: rssm, ssm, drnn"),
+    ({'overshooting_scale': 1.0, 'overshooting_distance': 1},
+     "'overshooting_distance': got 1; allowed: at least 2 when overshooting_scale is not 0"),
+    ({'position_loss_scale': 1.0}, "there is no head 'position'"),
+    ({'gradient_heads': ['image', 'velocity']}, "allowed: a list of the heads image, reward"),
 ]
 
 

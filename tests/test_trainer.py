@@ -57,10 +57,10 @@ def test_phase_with_zero_steps_is_left_out():
 def finished(tmp_path_factory):
   logdir = str(tmp_path_factory.mktemp('run'))
   params = configs.resolve({'tasks': ['dummy'], 'max_steps': 60, 'seed': 0}, 'debug')
-  task = tasks.task('dummy', params)
+  task_list = tasks.tasks(params)
   simulate.collect_initial_episodes(
-      task, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'), 1, 0)
-  run = trainer.Trainer(params, logdir, task)
+      task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'), 1, 0)
+  run = trainer.Trainer(params, logdir, task_list)
   scores = list(run.run())
   return logdir, run, scores
 

@@ -27,13 +27,20 @@ def random_episodes(task, outdir, amount, seed=None):
     env.close()
 
 
-def collect_initial_episodes(task, train_dir, test_dir, amount, seed):
-  """Tops both directories up to `amount` random episodes; a resumed run normally collects none."""
+def collect_initial_episodes(tasks, train_dir, test_dir, amount, seed):
+  """Tops both directories up to `amount` random episodes per task (spec 6.4).
+
+  The files already in a directory count towards the tasks in turn, so a resumed run collects none.
+  """
   for offset, (name, directory) in enumerate([('test', test_dir), ('train', train_dir)]):
-    missing = amount - episodes.count(directory)
-    if missing > 0:
-      log.info(f'Collecting {missing} initial episodes ({name}-{task.name}).')
-      random_episodes(task, directory, missing, None if seed is None else seed + offset)
+    existing = episodes.count(directory)
+    for index, task in enumerate(tasks):
+      missing = amount - min(existing, amount)
+      existing -= amount - missing
+      if missing > 0:
+        log.info(f'Collecting {missing} initial episodes ({name}-{task.name}).')
+        task_seed = None if seed is None else seed + 2 * index + offset
+        random_episodes(task, directory, missing, task_seed)
 
 
 class Simulation:

@@ -206,3 +206,41 @@ class CollectEpisodes(gymnasium.Wrapper):
         info['episode_path'] = episodes.save(self._outdir, episode)
       self._episode = None
     return obs, reward, terminated, truncated, info
+
+
+class SelectObservations(gymnasium.Wrapper):
+  """Keeps only `keys` of the dict observation."""
+
+  def __init__(self, env, keys):
+    super().__init__(env)
+    self._keys = list(keys)
+    self.observation_space = spaces.Dict({k: env.observation_space[k] for k in self._keys})
+
+  def reset(self, **kwargs):
+    obs, info = self.env.reset(**kwargs)
+    return {k: obs[k] for k in self._keys}, info
+
+  def step(self, action):
+    obs, reward, terminated, truncated, info = self.env.step(action)
+    return {k: obs[k] for k in self._keys}, reward, terminated, truncated, info
+
+
+class PadActions(gymnasium.Wrapper):
+  """Exposes the union of several Box action spaces: as long as the longest, each dimension's bounds
+  the min of the lows and max of the highs of the spaces that have it. Steps the wrapped env with its
+  own leading dimensions only."""
+
+  def __init__(self, env, action_spaces):
+    super().__init__(env)
+    size = max(space.shape[0] for space in action_spaces)
+    low = np.full(size, np.inf, np.float32)
+    high = np.full(size, -np.inf, np.float32)
+    for space in action_spaces:
+      n = space.shape[0]
+      low[:n] = np.minimum(low[:n], space.low)
+      high[:n] = np.maximum(high[:n], space.high)
+    self.action_space = spaces.Box(low, high, dtype=np.float32)
+    self._own = env.action_space.shape[0]
+
+  def step(self, action):
+    return self.env.step(np.asarray(action)[:self._own])

@@ -13,6 +13,11 @@ tfd = tfp.distributions
 
 class Base(tf.Module):
 
+  def __init__(self, mean_only=False, min_stddev=0.1, name=None):
+    super().__init__(name=name)
+    self.mean_only = mean_only
+    self.min_stddev = min_stddev
+
   def initial(self, batch_size):
     """The all-zero state (stddev included, as the original's zero_state)."""
     raise NotImplementedError
@@ -35,7 +40,7 @@ class Base(tf.Module):
     dicts of [B, T, ...] tensors.
     """
     if state is None:
-      state = self.initial(tf.shape(action)[0])
+      state = self.initial(tf.shape(tf.nest.flatten(action)[0])[0])
 
     def step(carry, inputs):
       return self.posterior(carry[0], inputs[1], inputs[0])
@@ -48,6 +53,17 @@ class Base(tf.Module):
     """Open loop: the priors after each of the [B, T, A] actions, starting from `state`."""
     prior = tf.scan(self.transition, _time_major(action), state)
     return _batch_major(prior)
+
+  def stochastic(self, h, stats):
+    """Mean, softplus stddev + min_stddev (additive, no clamp) and one sample (the mean if mean_only)
+    from the hidden activations `h`, with `stats` the two linear layers."""
+    mean = stats[0](h)
+    stddev = tf.nn.softplus(stats[1](h)) + self.min_stddev
+    if self.mean_only:
+      sample = mean
+    else:
+      sample = mean + stddev * tf.random.normal(tf.shape(mean))
+    return {'mean': mean, 'stddev': stddev, 'sample': sample}
 
   def dist(self, state):
     return tfd.MultivariateNormalDiag(state['mean'], state['stddev'])

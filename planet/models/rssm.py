@@ -10,15 +10,14 @@ from planet.networks.basic import ACTIVATIONS
 
 
 class RSSM(base.Base):
+  """State: mean, stddev, sample [S] and belief [D] (the GRU output is its state)."""
 
   def __init__(self, state_size=30, belief_size=200, hidden_size=200, future_rnn=True,
                mean_only=False, min_stddev=0.1, activation='relu', num_layers=1, name='rssm'):
-    super().__init__(name=name)
+    super().__init__(mean_only, min_stddev, name=name)
     self.state_size = state_size
     self.belief_size = belief_size
     self.future_rnn = future_rnn
-    self.mean_only = mean_only
-    self.min_stddev = min_stddev
     act = ACTIVATIONS[activation]
     dense = lambda: [keras.layers.Dense(hidden_size, act) for _ in range(num_layers)]
     self.prior_before = dense()
@@ -46,23 +45,23 @@ class RSSM(base.Base):
       h = belief
     for layer in self.prior_after:
       h = layer(h)
-    return {**self._stochastic(h, self.prior_stats), 'belief': belief}
+    return {**self.stochastic(h, self.prior_stats), 'belief': belief}
 
   def posterior(self, prev_state, prev_action, embedding):
     prior = self.transition(prev_state, prev_action)
     h = tf.concat([prior['belief'], embedding], -1)
     for layer in self.post_layers:
       h = layer(h)
-    return {**self._stochastic(h, self.post_stats), 'belief': prior['belief']}, prior
+    return {**self.stochastic(h, self.post_stats), 'belief': prior['belief']}, prior
 
   def features(self, state):
     return tf.concat([state['sample'], state['belief']], -1)
 
-  def _stochastic(self, h, stats):
-    mean = stats[0](h)
-    stddev = tf.nn.softplus(stats[1](h)) + self.min_stddev
-    if self.mean_only:
-      sample = mean
-    else:
-      sample = mean + stddev * tf.random.normal(tf.shape(mean))
-    return {'mean': mean, 'stddev': stddev, 'sample': sample}
+
+def from_params(params, action_size):
+  del action_size  # The cell reads it from its inputs.
+  return RSSM(
+      state_size=params['state_size'], belief_size=params['model_size'],
+      hidden_size=params['model_size'], future_rnn=params['future_rnn'],
+      mean_only=params['mean_only'], min_stddev=params['min_stddev'],
+      activation=params['activation'], num_layers=params['model_layers'])

@@ -3,30 +3,29 @@ the agent and the planner."""
 
 import tensorflow as tf
 
-from planet.models import rssm
+from planet import models
 from planet.networks import basic
 from planet.networks import conv_ha
 
 
 class WorldModel(tf.Module):
 
-  def __init__(self, params, action_size, name='world_model'):
+  def __init__(self, params, action_size, state_shapes=None, name='world_model'):
+    """`state_shapes` maps each state component to diagnose (state_diagnostics) to its shape."""
     super().__init__(name=name)
     self.action_size = action_size
     self.encoder = conv_ha.Encoder()
-    self.cell = rssm.RSSM(
-        state_size=params['state_size'], belief_size=params['model_size'],
-        hidden_size=params['model_size'], future_rnn=params['future_rnn'],
-        mean_only=params['mean_only'], min_stddev=params['min_stddev'],
-        activation=params['activation'], num_layers=params['model_layers'])
+    self.cell = models.build(params, action_size)
     self.decoder = conv_ha.Decoder()
-    self.reward = basic.FeedForward(
-        (), params['num_layers'], params['num_units'], params['activation'], name='head_reward')
+    head = lambda name, shape: basic.FeedForward(
+        shape, params['num_layers'], params['num_units'], params['activation'], name=f'head_{name}')
+    self.reward = head('reward', ())
+    self.state_heads = {name: head(name, shape) for name, shape in (state_shapes or {}).items()}
     self._build()
 
   @property
   def heads(self):
-    return {'image': self.decoder, 'reward': self.reward}
+    return {'image': self.decoder, 'reward': self.reward, **self.state_heads}
 
   def _build(self):
     """Creates every weight with one call on zeros, so tf.functions never create variables."""

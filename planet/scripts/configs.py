@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from planet.errors import ConfigError
+from planet.models import MODELS
 
 ACTIVATIONS = ('relu', 'elu', 'tanh', 'swish', 'softplus', 'none')
 LOADERS = ('cache', 'recent', 'reload', 'dummy')
@@ -115,7 +116,7 @@ PARAMS = {
     'num_units': (300, _int(1)),
     'model_size': (200, _int(1)),
     'state_size': (30, _int(1)),
-    'model': ('rssm', _choice('rssm', 'ssm', 'drnn')),
+    'model': ('rssm', _choice(*MODELS)),
     'mean_only': (False, _bool),
     'min_stddev': (0.1, _float(0.0)),
     'future_rnn': (True, _bool),
@@ -189,16 +190,6 @@ DEBUG = {
 
 CONFIGS = {'default': {}, 'debug': DEBUG}
 
-# Keys that are accepted but whose feature is not built yet: a non-default value is an error rather than
-# being silently ignored. Each maps to the predicate that says the value is unsupported.
-NOT_YET = {
-    'model': lambda v: v != 'rssm',
-    'global_div_scale': lambda v: v != 0.0,
-    'overshooting_scale': lambda v: v != 0.0,
-    'state_diagnostics': lambda v: v,
-}
-
-
 def _suggest(name, options):
   close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
   return f' (did you mean {close[0]!r}?)' if close else ''
@@ -264,25 +255,25 @@ def resolve(overrides, config='default'):
   for key, (default, check) in PARAMS.items():
     value = given.get(key, default)
     params[key] = check(key, value) if key in given else _copy(default)
-  for key in sorted(loss_scale_keys - set(PARAMS)):
-    head = key[:-len('_loss_scale')]
-    raise ConfigError(
-        f'params key {key!r}: there is no head {head!r}; heads with a loss scale: image, reward.')
   for name in params['tasks']:
     if name not in tasks_lib.TASKS:
       raise ConfigError(
           f'unknown task {name!r}{_suggest(name, tasks_lib.TASKS)}; allowed: {", ".join(tasks_lib.TASKS)}.')
-  if len(params['tasks']) > 1:
-    raise ConfigError(
-        f'params key \'tasks\': {params["tasks"]!r}: several tasks (one agent, all tasks) are not '
-        'supported yet; give one task.')
-  for key, unsupported in NOT_YET.items():
-    if unsupported(params[key]):
-      raise ConfigError(f'params key {key!r}: {params[key]!r} is not supported yet; '
-                        f'allowed: {PARAMS[key][0]!r}.')
+  heads = ['image'] + tasks_lib.state_components(params['tasks'])
+  if not params['state_diagnostics']:
+    heads = ['image', 'reward']
+  for key in sorted(loss_scale_keys - set(PARAMS)):
+    head = key[:-len('_loss_scale')]
+    if head not in heads:
+      raise ConfigError(f'params key {key!r}: there is no head {head!r}; heads with a loss scale: '
+                        f'{", ".join(heads)} (state components need state_diagnostics: True).')
+    params[key] = _float(0.0)(key, given[key])
   for head in params['gradient_heads']:
-    if head not in ('image', 'reward'):
-      _fail('gradient_heads', params['gradient_heads'], 'a list of the heads image, reward')
+    if head not in heads:
+      _fail('gradient_heads', params['gradient_heads'], f'a list of the heads {", ".join(heads)}')
+  if params['overshooting_scale'] and params['overshooting_distance'] < 2:
+    _fail('overshooting_distance', params['overshooting_distance'],
+          'at least 2 when overshooting_scale is not 0 (it covers predictions 2..distance ahead)')
   if params['checkpoint_every'] is None:
     params['checkpoint_every'] = 10 * params['test_steps']
   if params['planner_topk'] > params['planner_amount']:

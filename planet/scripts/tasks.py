@@ -36,6 +36,14 @@ def max_length(name, override=None):
   return 1000 // action_repeat(name, override)
 
 
+def state_components(names):
+  """The state components of the tasks: those of the one task, or just the reward for several (3.4)."""
+  if len(names) > 1:
+    return ['reward']
+  name, = names
+  return list(DM_CONTROL[name][3] if name in DM_CONTROL else DUMMY[name][1])
+
+
 def task(name, params):
   repeat = action_repeat(name, params['action_repeat'])
   length = 1000 // repeat
@@ -56,3 +64,24 @@ def _env(make, repeat, length, seed=None):
   env = wrappers.MaximumDuration(env, length)
   env = wrappers.PixelObservations(env, (64, 64), 'image')
   return wrappers.ConvertTo32Bit(env)
+
+
+def tasks(params):
+  """The Task of each name in params['tasks']. Several tasks share one agent (spec 3.4): each env keeps
+  only the image and pads its action space to the union of all tasks' spaces; the model acts in the
+  largest action space, and each env executes only its own leading dimensions."""
+  result = [task(name, params) for name in params['tasks']]
+  if len(result) == 1:
+    return result
+  spaces = []
+  for each in result:
+    env = each.env_ctor()
+    spaces.append(env.action_space)
+    env.close()
+  return [Task(each.name, functools.partial(_multi_task_env, each.env_ctor, spaces),
+               each.max_length, ['reward']) for each in result]
+
+
+def _multi_task_env(env_ctor, spaces, seed=None):
+  env = wrappers.SelectObservations(env_ctor(seed=seed), ['image'])
+  return wrappers.PadActions(env, spaces)

@@ -60,13 +60,13 @@ def process(params, logdir, resumed):
   seed = params['seed']
   np.random.seed(seed)
   tf.random.set_seed(seed)
-  task = tasks.task(params['tasks'][0], params)
+  task_list = tasks.tasks(params)
   if params['isolate_envs'] != 'none':
     log.info(f'isolate_envs={params["isolate_envs"]}: environments run in the main process for now.')
   simulate.collect_initial_episodes(
-      task, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
+      task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
       params['num_seed_episodes'], seed)
-  yield from trainer.Trainer(params, logdir, task).run()
+  yield from trainer.Trainer(params, logdir, task_list).run()
 
 
 def _interrupt(signum, frame):

@@ -1,51 +1,91 @@
-"""The world-model objective (spec 5.2-5.4, 5.7): Gaussian log-likelihoods of image and reward, and the
-KL between posterior and prior with free nats applied per batch element and time step."""
+"""The world-model objective (spec 5.2-5.7): Gaussian log-likelihoods of the heads (image, reward and,
+with state_diagnostics, every state component), the KL between posterior and prior with free nats per
+batch element and time step, the global divergence and latent overshooting."""
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from planet.tools import overshooting
 
 tfd = tfp.distributions
 
 
 def free_nats_divergence(kl, free_nats):
-  """mean over [B, T] of max(0, KL - free_nats); plain mean when free_nats is None."""
+  """mean of max(0, KL - free_nats) over all entries; a plain mean when free_nats is None."""
   if free_nats is not None:
     kl = tf.maximum(0.0, kl - free_nats)
   return tf.reduce_mean(kl)
 
 
+def overshooting_divergence(cell, posterior, action, distance, free_nats, stop_posterior_grad):
+  """KL(posterior || open-loop prior) for predictions 2..distance steps ahead (spec 5.5).
+
+  Free nats per entry, then the mean over all B * T * (distance - 1) entries, as the original; the
+  entries past the end of the sequence are masked explicitly (they are NaN in the original's KL).
+  """
+  batch, steps = tf.shape(action)[0], action.shape[1]
+  _, prior, post, mask = overshooting.overshooting(
+      cell, {}, None, action, tf.fill([batch], steps), distance, posterior)
+  prior, post, mask = tf.nest.map_structure(lambda x: x[:, :, 1:-1], (prior, post, mask))
+  if stop_posterior_grad:
+    post = tf.nest.map_structure(tf.stop_gradient, post)
+
+  def safe(state):  # Unit Gaussians where masked, so that neither the KL nor its gradient is NaN.
+    keep = mask[..., None]
+    return {'mean': tf.where(keep, state['mean'], 0.0),
+            'stddev': tf.where(keep, state['stddev'], 1.0)}
+
+  kl = cell.divergence(safe(post), safe(prior))
+  if free_nats is not None:
+    kl = tf.maximum(0.0, kl - free_nats)
+  return tf.reduce_mean(tf.where(mask, kl, 0.0))
+
+
 def head_log_prob(name, mean, target):
-  if name == 'image':
-    return tfd.Independent(tfd.Normal(mean, 1.0), 3).log_prob(target)
-  return tfd.Normal(mean, 1.0).log_prob(target)
+  """Unit-variance Gaussian log-likelihood, summed over the head's data dimensions."""
+  dims = 3 if name == 'image' else target.shape.rank - 2
+  return tfd.Independent(tfd.Normal(mean, 1.0), dims).log_prob(target)
 
 
-def loss_scales(params):
-  """In the original's insertion order; zero scales are skipped (spec 2.4, 5.3)."""
-  scales = {
-      'reward': params['reward_loss_scale'],
+def loss_scales(params, heads=('image', 'reward')):
+  """In the original's order; zero scales are skipped (spec 2.4, 5.3)."""
+  scales = {'reward': params['reward_loss_scale']}
+  for name in heads:
+    if name not in ('image', 'reward'):
+      scales[name] = params.get(f'{name}_loss_scale', 1.0)
+  scales.update({
       'divergence': params['divergence_scale'],
+      'global_divergence': params['global_div_scale'],
+      'overshooting': params['overshooting_scale'],
       'image': params['image_loss_scale'],
-  }
+  })
   return {k: v for k, v in scales.items() if v}
 
 
 def compute(model, data, params):
   """Returns (loss, objectives): objectives are the raw values (log-likelihoods to maximise, the
-  free-nat-clipped KL to minimise); the loss is their scaled sum with the right signs."""
+  free-nat-clipped divergences to minimise); the loss is their scaled sum with the right signs."""
   embedding = model.encoder(data['image'])
   post, prior = model.cell.observe(embedding, data['action'])
   features = model.cell.features(post)
   objectives = {}
   loss = 0.0
-  for name, scale in loss_scales(params).items():
+  for name, scale in loss_scales(params, model.heads).items():
     if name == 'divergence':
-      kl = model.cell.divergence(post, prior)
-      objectives[name] = free_nats_divergence(kl, params['free_nats'])
-      loss += scale * objectives[name]
+      value = free_nats_divergence(model.cell.divergence(post, prior), params['free_nats'])
+    elif name == 'global_divergence':
+      unit = {'mean': tf.zeros_like(post['mean']), 'stddev': tf.ones_like(post['stddev'])}
+      value = tf.reduce_mean(model.cell.divergence(post, unit))
+    elif name == 'overshooting':
+      value = overshooting_divergence(
+          model.cell, post, data['action'], params['overshooting_distance'], params['free_nats'],
+          params['os_stop_posterior_grad'])
+    else:
+      inputs = features if name in params['gradient_heads'] else tf.stop_gradient(features)
+      mean = model.heads[name](inputs)
+      objectives[name] = tf.reduce_mean(head_log_prob(name, mean, data[name]))
+      loss -= scale * objectives[name]
       continue
-    inputs = features if name in params['gradient_heads'] else tf.stop_gradient(features)
-    mean = model.heads[name](inputs)
-    objectives[name] = tf.reduce_mean(head_log_prob(name, mean, data[name]))
-    loss -= scale * objectives[name]
+    objectives[name] = value
+    loss += scale * value
   return loss, objectives

@@ -55,17 +55,27 @@ def locate(phases, global_step):
 
 class Trainer:
 
-  def __init__(self, params, logdir, task):
+  def __init__(self, params, logdir, tasks):
     self.params = params
     self.logdir = logdir
-    self.task = task
+    self.tasks = tasks
     self.batch_size = params['batch_shape'][0]
     self.train_dir = os.path.join(logdir, 'train_episodes')
     self.test_dir = os.path.join(logdir, 'test_episodes')
-    env = task.env_ctor()
-    action_size = env.action_space.shape[0]
+    env = tasks[0].env_ctor()
+    action_size = env.action_space.shape[0]  # All tasks share the (padded) action space.
     env.close()
-    self.model = world_model.WorldModel(params, action_size)
+    seed = params['seed']
+    self.data = {
+        'train': iter(dataset.dataset(self.train_dir, params, seed)),
+        'test': iter(dataset.dataset(self.test_dir, params, None if seed is None else seed + 1)),
+    }
+    spec = self.data['train'].element_spec
+    state_shapes = {}
+    if params['state_diagnostics']:
+      state_shapes = {name: tuple(spec[name].shape[1:])
+                      for name in tasks[0].state_components if name != 'reward'}
+    self.model = world_model.WorldModel(params, action_size, state_shapes)
     self.optimizer = keras.optimizers.Adam(params['main_learning_rate'], epsilon=1e-4)
     self.optimizer.build(self.model.trainable_variables)
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
@@ -76,12 +86,6 @@ class Trainer:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       log.info(f'Resuming from {self.manager.latest_checkpoint} at step {int(self.step)}.')
     log.info(f'Graph contains {self.model.num_parameters()} trainable variables.')
-    seed = params['seed']
-    self.data = {
-        'train': iter(dataset.dataset(self.train_dir, params, seed)),
-        'test': iter(dataset.dataset(self.test_dir, params, None if seed is None else seed + 1)),
-    }
-    spec = self.data['train'].element_spec
     self._steps = {
         'train': tf.function(self._train_step, input_signature=[spec]),
         'test': tf.function(self._test_step, input_signature=[spec]),
@@ -117,13 +121,13 @@ class Trainer:
           p['planner_iterations'], p['image_bits'])
     return self._agents[key]
 
-  def simulate(self, spec, phase_step):
-    name = f'{spec["prefix"]}_{spec["name"]}_{self.task.name}'
+  def simulate(self, spec, task, phase_step):
+    name = f'{spec["prefix"]}_{spec["name"]}_{task.name}'
     if name not in self._simulations:
       outdir = self.train_dir if spec['prefix'] == 'train' else self.test_dir
       seed = self.params['seed']
       seed = None if seed is None else seed + 100 + len(self._simulations)
-      self._simulations[name] = simulate.Simulation(self.task, self.agent(spec), outdir, seed)
+      self._simulations[name] = simulate.Simulation(task, self.agent(spec), outdir, seed)
     scale = spec['action_noise'] * schedule.linear(
         phase_step, spec['action_noise_ramp'], spec['action_noise_min'])
     result = self._simulations[name].run(scale)
@@ -153,19 +157,21 @@ class Trainer:
         if phase.name == 'train':
           for spec in self.collects['train']:
             if schedule.binary(phase_step, batch, spec['after'], spec['every'], spec['until']):
-              name, result = self.simulate(spec, phase_step)
-              self._write('train', summary_step, {f'collection/{name}/return': result['return']})
+              for task in self.tasks:
+                name, result = self.simulate(spec, task, phase_step)
+                self._write('train', summary_step, {f'collection/{name}/return': result['return']})
         elif should_log:
           for spec in self.collects['test']:
-            name, result = self.simulate(spec, phase_step)
-            summaries[f'simulation/{name}/return'] = result['return']
-            scores.append(result['return'])
+            for task in self.tasks:
+              name, result = self.simulate(spec, task, phase_step)
+              summaries[f'simulation/{name}/return'] = result['return']
+              scores.append(result['return'])
         self.step.assign_add(batch)
         metrics_sum.update(metrics)
         metrics_count += 1
         if phase.name == 'train' and schedule.is_every(phase_step, batch, print_every):
           means = {k: v / metrics_count for k, v in metrics_sum.items()}
-          names = [k for k in ('reward', 'divergence', 'image') if k in means]
+          names = [k for k in objective.loss_scales(p, self.model.heads) if k in means]
           log.info(f'objectives: step/{"/".join(names)} = '
                    f'[{global_step}, {", ".join(f"{means[k]:.4g}" for k in names)}]')
           log.info(f'grad_norms: step/main = [{global_step}, {means["grad_norm"]:.4g}]')

@@ -1,0 +1,49 @@
+"""The purely stochastic state-space model (spec 4.3): no deterministic path; features are the sample."""
+
+import tensorflow as tf
+import tf_keras as keras
+
+from planet.models import base
+from planet.networks.basic import ACTIVATIONS
+
+
+class SSM(base.Base):
+  """State: mean, stddev, sample [S]. One hidden layer in the prior and one in the posterior."""
+
+  def __init__(self, state_size=30, hidden_size=200, mean_only=False, min_stddev=0.1,
+               activation='relu', name='ssm'):
+    super().__init__(mean_only, min_stddev, name=name)
+    self.state_size = state_size
+    act = ACTIVATIONS[activation]
+    self.prior_hidden = keras.layers.Dense(hidden_size, act)
+    self.prior_stats = [keras.layers.Dense(state_size), keras.layers.Dense(state_size)]
+    self.post_hidden = keras.layers.Dense(hidden_size, act)
+    self.post_stats = [keras.layers.Dense(state_size), keras.layers.Dense(state_size)]
+
+  @property
+  def feature_size(self):
+    return self.state_size
+
+  def initial(self, batch_size):
+    zeros = tf.zeros([batch_size, self.state_size], tf.float32)
+    return {'mean': zeros, 'stddev': zeros, 'sample': zeros}
+
+  def transition(self, prev_state, prev_action):
+    h = self.prior_hidden(tf.concat([prev_state['sample'], prev_action], -1))
+    return self.stochastic(h, self.prior_stats)
+
+  def posterior(self, prev_state, prev_action, embedding):
+    prior = self.transition(prev_state, prev_action)
+    h = self.post_hidden(tf.concat([prior['mean'], prior['stddev'], embedding], -1))
+    return self.stochastic(h, self.post_stats), prior
+
+  def features(self, state):
+    return state['sample']
+
+
+def from_params(params, action_size):
+  del action_size  # The cell reads it from its inputs.
+  return SSM(
+      state_size=params['state_size'], hidden_size=params['model_size'],
+      mean_only=params['mean_only'], min_stddev=params['min_stddev'],
+      activation=params['activation'])
