@@ -1,0 +1,107 @@
+"""The paper presets (configs/*.yaml, original README table) and multi-task padding (spec 2.6, 3.4)."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from planet.control import wrappers
+from planet.scripts import configs
+from planet.scripts import tasks
+from planet.scripts import train
+from planet.tools import episodes
+
+from conftest import REPO
+from test_wrappers import CountingEnv
+
+PRESETS = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REPO, 'configs', '*.yaml')))
+SIX = ['cartpole_swingup', 'reacher_easy', 'cheetah_run', 'finger_spin', 'cup_catch', 'walker_walk']
+
+
+def preset(name):
+  return configs.load_config(os.path.join(REPO, 'configs', f'{name}.yaml'))
+
+
+def test_presets_match_the_original_readme():
+  assert {'planet', 'random_collection', 'deterministic', 'stochastic',
+          'one_agent_all_tasks'} <= set(PRESETS)
+  assert preset('planet') == {}
+  assert preset('random_collection') == {'planner_iterations': 0, 'train_action_noise': 1.0}
+  assert preset('deterministic') == {'mean_only': True, 'divergence_scale': 0.0}
+  assert preset('stochastic') == {'model': 'ssm'}
+  assert preset('one_agent_all_tasks') == {'tasks': SIX, 'collect_every': 30000}
+
+
+def test_preset_equals_the_original_raw_params():
+  raw = configs.parse_params('{planner_iterations: 0# train_action_noise: 1.0# tasks: [cheetah_run]}')
+  from_preset = configs.resolve({'tasks': ['cheetah_run']},
+                                os.path.join(REPO, 'configs', 'random_collection.yaml'))
+  assert configs.resolve(raw) == from_preset
+
+
+SIZES = ('batch_shape', 'train_steps', 'test_steps', 'checkpoint_every', 'loader_every',
+         'planner_amount', 'planner_topk', 'collect_every', 'max_steps')
+
+
+@pytest.mark.parametrize('name', PRESETS)
+def test_debug_sized_run_of_every_preset(tmp_path, name):
+  # The preset's own choices on top of the debug sizes; its sizes and schedule give way to debug's.
+  overrides = {k: v for k, v in preset(name).items() if k not in SIZES}
+  overrides.setdefault('tasks', ['dummy'])
+  overrides.update(max_steps=30, seed=0)
+  params = configs.resolve(overrides, 'debug')
+  logdir = str(tmp_path)
+  scores = list(train.process(params, logdir, resumed=False))
+  assert len(scores) == 1 and np.isfinite(scores[0])
+  count = len(params['tasks'])
+  assert episodes.count(os.path.join(logdir, 'train_episodes')) == 2 * count
+  assert episodes.count(os.path.join(logdir, 'test_episodes')) == 2 * count
+  assert configs.load(os.path.join(logdir, 'params.yaml'))['tasks'] == params['tasks']
+  if name == 'random_collection':
+    # The test episode uses the zero-iteration planner without noise: all-zero actions.
+    test = [episodes.load(p) for p in episodes.filenames(os.path.join(logdir, 'test_episodes'))]
+    assert any(np.all(e['action'] == 0) for e in test)
+
+
+def test_multi_task_envs_are_padded_and_image_only():
+  params = configs.resolve({'tasks': ['cartpole_swingup', 'cheetah_run']})
+  task_list = tasks.tasks(params)
+  assert [t.state_components for t in task_list] == [['reward'], ['reward']]
+  for task, own in zip(task_list, (1, 6)):
+    env = task.env_ctor(seed=0)
+    assert env.action_space.shape == (6,)
+    obs, _ = env.reset()
+    assert list(obs) == ['image']
+    env.step(np.full(6, 0.5, np.float32))  # dm_control raises on an action of the wrong size
+    assert env.env.env.action_space.shape == (own,)
+    env.close()
+
+
+def test_pad_actions_sends_only_the_envs_own_dimensions():
+  received = []
+
+  class Recording(CountingEnv):
+    def step(self, action):
+      received.append(np.array(action))
+      return super().step(action)
+
+  from gymnasium import spaces
+  other = spaces.Box(np.array([-2, -3, -1], np.float32), np.array([2, 3, 1], np.float32))
+  env = wrappers.PadActions(Recording(), [spaces.Box(-1, 1, (1,), np.float32), other])
+  np.testing.assert_array_equal(env.action_space.low, [-2, -3, -1])
+  np.testing.assert_array_equal(env.action_space.high, [2, 3, 1])
+  env.reset()
+  env.step(np.array([0.25, 0.5, 0.75], np.float32))
+  assert len(received) == 1 and received[0].tolist() == [0.25]
+
+
+def test_multi_task_seed_counts_are_shared(tmp_path):
+  from planet.control import simulate
+  params = configs.resolve({'tasks': ['dummy', 'dummy']}, 'debug')
+  task_list = tasks.tasks(params)
+  train_dir, test_dir = str(tmp_path / 'train'), str(tmp_path / 'test')
+  simulate.collect_initial_episodes(task_list, train_dir, test_dir, 2, 0)
+  assert episodes.count(train_dir) == 4 and episodes.count(test_dir) == 4
+  simulate.collect_initial_episodes(task_list, train_dir, test_dir, 2, 0)  # a resume collects none
+  assert episodes.count(train_dir) == 4
