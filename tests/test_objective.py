@@ -53,3 +53,42 @@ def test_total_loss_is_the_scaled_sum():
   assert float(objectives['divergence']) >= 0.0
   # The constant -11,291.92 plus half the squared error of at most (0.5 + |decoder output|)^2 a pixel.
   assert -11291.92 - 0.5 * 12288 < float(objectives['image']) < -11291.92
+
+
+def test_global_divergence_is_kl_to_the_unit_gaussian():
+  from planet.models import base
+  cell = base.Base()
+  post = {'mean': tf.constant([[[1.0, 0.0]]]), 'stddev': tf.constant([[[1.0, 2.0]]])}
+  unit = {'mean': tf.zeros([1, 1, 2]), 'stddev': tf.ones([1, 1, 2])}
+  # KL(N(m, s) || N(0, 1)) = (s^2 + m^2 - 1) / 2 - log s per dimension: 0.5 + (1.5 - log 2).
+  expected = 0.5 + 1.5 - np.log(2.0)
+  assert abs(float(cell.divergence(post, unit)[0, 0]) - expected) < 1e-5
+
+
+def test_objectives_of_every_loss_term():
+  tf.random.set_seed(3)
+  params = configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True,
+                            'global_div_scale': 0.5, 'overshooting_scale': 2.0,
+                            'overshooting_distance': 3, 'velocity_loss_scale': 0.0}, 'debug')
+  model = world_model.WorldModel(params, action_size=6, state_shapes={'position': (8,),
+                                                                      'velocity': (9,)})
+  data = {'image': tf.random.uniform([2, 5, 64, 64, 3]) - 0.5,
+          'action': tf.random.uniform([2, 5, 6], -1, 1), 'reward': tf.random.uniform([2, 5]),
+          'position': tf.random.normal([2, 5, 8]), 'velocity': tf.random.normal([2, 5, 9])}
+  assert list(objective.loss_scales(params, model.heads)) == [
+      'reward', 'position', 'divergence', 'global_divergence', 'overshooting', 'image']
+  with tf.GradientTape(persistent=True) as tape:
+    loss, objectives = objective.compute(model, data, params)
+  assert set(objectives) == {'reward', 'position', 'divergence', 'global_divergence',
+                             'overshooting', 'image'}
+  assert all(np.isfinite(float(v)) for v in objectives.values())
+  expected = (-10 * objectives['reward'] - objectives['position'] + objectives['divergence']
+              + 0.5 * objectives['global_divergence'] + 2.0 * objectives['overshooting']
+              - objectives['image'])
+  assert abs(float(loss) - float(expected)) < 0.05
+  # The diagnostic head trains on stopped-gradient features: it does not shape the model.
+  encoder_grads = tape.gradient(objectives['position'], model.encoder.trainable_variables)
+  assert all(g is None for g in encoder_grads)
+  head_grads = tape.gradient(objectives['position'], model.state_heads['position'].trainable_variables)
+  assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in head_grads)
+  assert all(g is not None for g in tape.gradient(loss, model.cell.trainable_variables))
