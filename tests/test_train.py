@@ -61,10 +61,13 @@ def check_debug_run(logdir, task, stdout):
   assert all(v < -11000 for _, v in train['objectives/image'])
 
 
-@pytest.mark.parametrize('task', ['dummy', 'cartpole_swingup'])
-def test_debug_run(run_train, tmp_path, task):
+# The original's test matrix (spec 8.1), with the assertions its debug run implies (spec 7.9).
+@pytest.mark.parametrize('isolate', ['none', 'thread', 'process'])
+@pytest.mark.parametrize('task', ['dummy', 'cup_catch'])
+def test_debug_run(run_train, tmp_path, task, isolate):
   logdir = str(tmp_path / 'logs')
-  args = ('--logdir', logdir, '--config', 'debug', '--params', f'{{tasks: [{task}], max_steps: 30}}')
+  params = f'{{tasks: [{task}], max_steps: 30, isolate_envs: {isolate}}}'
+  args = ('--logdir', logdir, '--config', 'debug', '--params', params)
   code, stdout, stderr = run_train(*args)
   assert code == 0, stderr[-3000:]
   check_debug_run(logdir, task, stdout)

@@ -1,11 +1,13 @@
 """Running episodes: random seed episodes (spec 6.4) and agent episodes (spec 6.3), recorded to disk by
 the CollectEpisodes wrapper."""
 
+import functools
 import logging
 import time
 
 import numpy as np
 
+from planet.control import async_env
 from planet.control import wrappers
 from planet.tools import episodes
 
@@ -43,25 +45,53 @@ def collect_initial_episodes(tasks, train_dir, test_dir, amount, seed):
         random_episodes(task, directory, missing, task_seed)
 
 
-class Simulation:
-  """One env (recording into `outdir`) and one agent; `run()` plays one episode and returns its stats."""
+def _recording_env(env_ctor, outdir, seed):
+  """Module-level so that a process worker can unpickle it."""
+  return wrappers.CollectEpisodes(env_ctor(seed=seed), outdir)
 
-  def __init__(self, task, agent, outdir, seed=None):
-    self.env = wrappers.CollectEpisodes(task.env_ctor(seed=seed), outdir)
+
+class Simulation:
+  """`batch_size` envs (recording into `outdir`, isolated as `isolate`) and one batched agent.
+
+  `run()` plays one episode in every env, all agents planned in one batched call per step, and returns
+  the mean return, the return of each env, the episode length and the time it took.
+  """
+
+  def __init__(self, task, agent, outdir, seed=None, batch_size=1, isolate='none'):
+    ctors = [functools.partial(_recording_env, task.env_ctor, outdir,
+                               None if seed is None else seed + index)
+             for index in range(batch_size)]
+    if isolate == 'none':
+      envs = [ctor() for ctor in ctors]
+    else:
+      envs = []
+      try:
+        for ctor in ctors:
+          envs.append(async_env.AsyncEnv(ctor, isolate))
+      except BaseException:
+        for env in envs:
+          env.close()
+        raise
+    self.env = async_env.BatchEnv(envs)
     self.agent = agent
 
   def run(self, noise_scale):
     start = time.time()
-    obs, _ = self.env.reset()
+    size = len(self.env)
+    images = np.stack([obs['image'] for obs, _ in self.env.reset()])
     self.agent.begin_episode()
-    score, length, done = 0.0, 0, False
-    while not done:
-      action = self.agent.policy(obs['image'][None], np.float32(noise_scale)).numpy()[0]
-      obs, reward, terminated, truncated, _ = self.env.step(action)
-      score += float(reward)
-      length += 1
-      done = terminated or truncated
-    return {'return': score, 'length': length, 'seconds': time.time() - start}
+    scores, lengths, done = np.zeros(size), np.zeros(size, int), np.zeros(size, bool)
+    while not done.all():
+      actions = self.agent.policy(images, np.float32(noise_scale)).numpy()
+      active = np.flatnonzero(~done)
+      for index, (obs, reward, terminated, truncated, _) in zip(
+          active, self.env.step(actions, active)):
+        images[index] = obs['image']
+        scores[index] += reward
+        lengths[index] += 1
+        done[index] = terminated or truncated
+    return {'return': float(scores.mean()), 'returns': scores.tolist(),
+            'length': int(lengths.max()), 'seconds': time.time() - start}
 
   def close(self):
     self.env.close()

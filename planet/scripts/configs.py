@@ -302,9 +302,6 @@ def resolve(overrides, config='default'):
       for field in ('batch_size', 'horizon', 'every'):
         if field in spec:
           _int(1)(f'{key}.{field}', spec[field])
-      if spec.get('batch_size', 1) != 1:
-        raise ConfigError(f'params key {key!r}: batch_size {spec["batch_size"]} is not supported yet; '
-                          'allowed: 1.')
   return params
 
 

@@ -61,8 +61,6 @@ def process(params, logdir, resumed):
   np.random.seed(seed)
   tf.random.set_seed(seed)
   task_list = tasks.tasks(params)
-  if params['isolate_envs'] != 'none':
-    log.info(f'isolate_envs={params["isolate_envs"]}: environments run in the main process for now.')
   simulate.collect_initial_episodes(
       task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
       params['num_seed_episodes'], seed)

@@ -127,7 +127,8 @@ class Trainer:
       outdir = self.train_dir if spec['prefix'] == 'train' else self.test_dir
       seed = self.params['seed']
       seed = None if seed is None else seed + 100 + len(self._simulations)
-      self._simulations[name] = simulate.Simulation(task, self.agent(spec), outdir, seed)
+      self._simulations[name] = simulate.Simulation(
+          task, self.agent(spec), outdir, seed, spec['batch_size'], self.params['isolate_envs'])
     scale = spec['action_noise'] * schedule.linear(
         phase_step, spec['action_noise_ramp'], spec['action_noise_min'])
     result = self._simulations[name].run(scale)
