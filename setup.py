@@ -24,5 +24,9 @@ setuptools.setup(
         'imageio',
         'tensorboard==2.21.*',
     ],
-    extras_require={'test': ['pytest']},
+    extras_require={
+        'test': ['pytest'],
+        # gym_cheetah needs gymnasium's MuJoCo envs (mujoco is already a dependency); gym_racecar Box2D.
+        'gym': ['gymnasium[box2d]>=1.0'],
+    },
 )

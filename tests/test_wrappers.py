@@ -132,3 +132,75 @@ def test_cartpole_episode_is_125_decisions():
     steps += 1
   assert steps == 125 and truncated
   env.close()
+
+
+@pytest.mark.parametrize('name', ['cheetah_run', 'walker_walk', 'finger_spin'])
+def test_small_offscreen_buffer_renders_the_same_pixels(name):
+  from dm_control import suite
+  domain, task_name = tasks.DM_CONTROL[name][:2]
+  env = wrappers.DeepMindEnv(domain, task_name, seed=5)
+  assert env._env.physics.model.vis.global_.offwidth == 64
+  reference = suite.load(domain, task_name, task_kwargs={'random': 5})
+  assert reference.physics.model.vis.global_.offwidth > 64  # the suite's default buffer
+  env.reset()
+  reference.reset()
+  for _ in range(3):
+    action = np.full(env.action_space.shape, 0.3, np.float32)
+    env.step(action)
+    reference.step(action)
+    np.testing.assert_array_equal(env.render(), reference.physics.render(64, 64, camera_id=0))
+
+
+@pytest.mark.parametrize('name, shapes, action_dim', [
+    ('gym_cheetah', {'state': (17,), 'image': (64, 64, 3)}, 6),
+    ('gym_racecar', {'image': (64, 64, 3)}, 3),
+])
+def test_gym_tasks(name, shapes, action_dim):
+  pytest.importorskip('Box2D' if name == 'gym_racecar' else 'mujoco')
+  params = configs.resolve({'tasks': [name]}, 'debug')
+  task = tasks.task(name, params)
+  assert task.max_length == 20 and task.state_components[0] == 'reward'
+  env = task.env_ctor(seed=0)
+  obs, _ = env.reset()
+  assert {k: v.shape for k, v in obs.items()} == shapes
+  assert obs['image'].dtype == np.uint8 and obs['image'].std() > 0
+  np.testing.assert_array_equal(env.action_space.low, -np.ones(action_dim))
+  np.testing.assert_array_equal(env.action_space.high, np.ones(action_dim))
+  steps, done = 0, False
+  while not done:
+    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    steps += 1
+    done = terminated or truncated
+  assert steps == 20 and isinstance(reward, np.float32)
+  env.close()
+
+
+def test_normalize_actions_maps_to_the_original_bounds():
+  class Box(CountingEnv):
+    def __init__(self):
+      super().__init__()
+      self.action_space = spaces.Box(np.array([0, -2, -np.inf], np.float32),
+                                     np.array([1, 2, np.inf], np.float32))
+      self.received = None
+
+    def step(self, action):
+      self.received = action
+      return super().step(action)
+
+  inner = Box()
+  env = wrappers.NormalizeActions(inner)
+  np.testing.assert_array_equal(env.action_space.low, [-1, -1, -np.inf])
+  env.reset()
+  env.step(np.array([-1.0, 0.5, 7.0], np.float32))
+  np.testing.assert_allclose(inner.received, [0.0, 1.0, 7.0])
+
+
+def test_minimum_duration_hides_early_ends():
+  class Ending(CountingEnv):
+    def step(self, action):
+      obs, reward, *_ = super().step(action)
+      return obs, reward, True, False, {}
+
+  env = wrappers.MinimumDuration(Ending(), 3)
+  env.reset()
+  assert [env.step(np.zeros(1))[2] for _ in range(4)] == [False, False, True, True]

@@ -21,14 +21,21 @@ DM_CONTROL = {
     'walker_walk': ('walker', 'walk', 2, ['reward', 'height', 'orientations', 'velocity']),
     'reacher_easy': ('reacher', 'easy', 4, ['reward', 'position', 'velocity', 'to_target']),
 }
+# name: (gymnasium id, action repeat, state components); need `pip install -e .[gym]`.
+GYM = {
+    'gym_cheetah': ('HalfCheetah-v5', 1, ['reward', 'state']),
+    'gym_racecar': ('CarRacing-v3', 1, ['reward']),
+}
 DUMMY = {'dummy': (1, ['reward'])}
-TASKS = tuple(DM_CONTROL) + tuple(DUMMY)
+TASKS = tuple(DM_CONTROL) + tuple(GYM) + tuple(DUMMY)
 
 
 def action_repeat(name, override=None):
   if override:
     return override
-  return DM_CONTROL[name][2] if name in DM_CONTROL else DUMMY[name][0]
+  if name in DM_CONTROL:
+    return DM_CONTROL[name][2]
+  return GYM[name][1] if name in GYM else DUMMY[name][0]
 
 
 def max_length(name, override=None):
@@ -41,7 +48,9 @@ def state_components(names):
   if len(names) > 1:
     return ['reward']
   name, = names
-  return list(DM_CONTROL[name][3] if name in DM_CONTROL else DUMMY[name][1])
+  if name in DM_CONTROL:
+    return list(DM_CONTROL[name][3])
+  return list(GYM[name][2] if name in GYM else DUMMY[name][1])
 
 
 def task(name, params):
@@ -51,6 +60,10 @@ def task(name, params):
     domain, task_name, _, components = DM_CONTROL[name]
     make = functools.partial(
         wrappers.DeepMindEnv, domain, task_name, (64, 64), params['camera_id'])
+  elif name in GYM:
+    gym_id, _, components = GYM[name]
+    ctor = functools.partial(_gym_env, gym_id, repeat, length, params['batch_shape'][1])
+    return Task(name, ctor, length, components)
   else:
     components = DUMMY[name][1]
     make = wrappers.DummyEnv
@@ -62,6 +75,25 @@ def _env(make, repeat, length, seed=None):
   env = make(seed=seed)
   env = wrappers.ActionRepeat(env, repeat)
   env = wrappers.MaximumDuration(env, length)
+  env = wrappers.PixelObservations(env, (64, 64), 'image')
+  return wrappers.ConvertTo32Bit(env)
+
+
+def _gym_env(gym_id, repeat, length, min_length, seed=None):
+  """The gym wrapper stack of spec 3.2: normalised actions, at least one chunk, at most `length`."""
+  if gym_id.startswith('CarRacing'):
+    env = wrappers.GymEnv(gym_id, seed)
+  else:  # MuJoCo gym envs render at the size asked for, like dm_control.
+    env = wrappers.GymEnv(gym_id, seed, width=64, height=64)
+  env = wrappers.ActionRepeat(env, repeat)
+  env = wrappers.NormalizeActions(env)
+  env = wrappers.MinimumDuration(env, min_length)
+  env = wrappers.MaximumDuration(env, length)
+  if gym_id.startswith('CarRacing'):
+    env = wrappers.ObservationDict(env, 'image')
+    env = wrappers.ObservationToRender(env, 'image')
+  else:
+    env = wrappers.ObservationDict(env, 'state')
   env = wrappers.PixelObservations(env, (64, 64), 'image')
   return wrappers.ConvertTo32Bit(env)
 
