@@ -70,6 +70,12 @@ def small_model():
   return world_model.WorldModel(params, action_size=2)
 
 
+@pytest.fixture(scope='module')
+def dummy_model():
+  """A debug-sized model for the dummy task's 1-dim actions."""
+  return world_model.WorldModel(configs.resolve({}, 'debug'), action_size=1)
+
+
 def test_agent_policy_traces_once_and_respects_bounds(small_model):
   agent = mpc_agent.MPCAgent(small_model, batch_size=1, horizon=4, amount=20, topk=5, iterations=2)
   image = np.random.RandomState(0).randint(0, 256, (1, 64, 64, 3)).astype(np.uint8)
@@ -93,3 +99,45 @@ def test_agent_noise(small_model):
   # Noise 1.0 is clipped to the bounds.
   samples = np.concatenate([agent.policy(image, np.float32(1.0)).numpy() for _ in range(300)])
   assert samples.max() == 1.0 and samples.min() == -1.0
+
+
+@pytest.mark.parametrize('batch_size', [1, 3])
+def test_in_graph_episode_matches_the_python_loop(tmp_path, dummy_model, batch_size):
+  from planet.control import simulate
+  from planet.scripts import tasks
+  params = configs.resolve({'tasks': ['dummy'], 'planner_iterations': 0}, 'debug')
+  task = tasks.task('dummy', params)
+  agent = mpc_agent.MPCAgent(dummy_model, batch_size, horizon=3, amount=8, topk=2, iterations=0)
+  results = []
+  for in_graph in (False, True):
+    simulation = simulate.Simulation(task, agent, str(tmp_path / str(in_graph)), seed=7,
+                                     batch_size=batch_size, in_graph=in_graph)
+    # Zero iterations and no noise: all-zero actions, so both loops see the same seeded envs.
+    results.append([simulation.run(0.0) for _ in range(2)])
+    simulation.close()
+  python, graph = results
+  for first, second in zip(python, graph):
+    assert first['length'] == second['length'] == 20
+    np.testing.assert_allclose(first['returns'], second['returns'], rtol=1e-5)
+  assert len(set(r['return'] for r in python)) == 2  # the second episode differs from the first
+  assert simulation._in_graph.run_graph.experimental_get_tracing_count() == 1
+  for name in ('True', 'False'):
+    files = sorted((tmp_path / name).iterdir())
+    assert len(files) == 2 * batch_size
+
+
+def test_in_graph_episode_with_noise_and_planning(tmp_path, dummy_model):
+  from planet.control import simulate
+  from planet.scripts import tasks
+  params = configs.resolve({'tasks': ['dummy']}, 'debug')
+  agent = mpc_agent.MPCAgent(dummy_model, 2, horizon=3, amount=8, topk=2, iterations=2)
+  simulation = simulate.Simulation(tasks.task('dummy', params), agent, str(tmp_path), seed=1,
+                                   batch_size=2, isolate='thread', in_graph=True)
+  result = simulation.run(0.3)
+  simulation.close()
+  assert result['length'] == 20 and len(result['returns']) == 2
+  from planet.tools import episodes
+  for path in episodes.filenames(str(tmp_path)):
+    episode = episodes.load(path)
+    assert len(episode['action']) == 21 and np.abs(episode['action']).max() <= 1.0
+    assert np.abs(episode['action'][1:]).min() > 0  # planned actions plus noise, never exactly 0

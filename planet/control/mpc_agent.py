@@ -24,14 +24,16 @@ class MPCAgent(tf.Module):
     initial = model.cell.initial(batch_size)
     self._state = {k: tf.Variable(v, trainable=False) for k, v in initial.items()}
     self._prev_action = tf.Variable(tf.zeros([batch_size, model.action_size]), trainable=False)
-    self.policy = tf.function(self._policy, input_signature=[
+    self.policy = tf.function(self.act, input_signature=[
         tf.TensorSpec([batch_size, 64, 64, 3], tf.uint8), tf.TensorSpec([], tf.float32)])
 
   def begin_episode(self):
     for variable in list(self._state.values()) + [self._prev_action]:
       variable.assign(tf.zeros_like(variable))
 
-  def _policy(self, image, noise_scale):
+  def act(self, image, noise_scale):
+    """One step for every agent: [N, 64, 64, 3] uint8 images -> [N, A] actions. Not compiled by
+    itself: `policy` is its tf.function, and the in-graph episode loop traces it inside its own."""
     model = self._model
     embedding = model.encoder(preprocess.preprocess(image, self._bits))
     state = {k: v.read_value() for k, v in self._state.items()}

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from planet.control import async_env
+from planet.control import in_graph as in_graph_lib
 from planet.control import wrappers
 from planet.tools import episodes
 
@@ -53,11 +54,12 @@ def _recording_env(env_ctor, outdir, seed):
 class Simulation:
   """`batch_size` envs (recording into `outdir`, isolated as `isolate`) and one batched agent.
 
-  `run()` plays one episode in every env, all agents planned in one batched call per step, and returns
+  With `in_graph` the whole episode runs as one compiled loop (control/in_graph.py); otherwise a Python
+  loop calls the agent's compiled policy each step. `run()` plays one episode in every env, all agents planned in one batched call per step, and returns
   the mean return, the return of each env, the episode length and the time it took.
   """
 
-  def __init__(self, task, agent, outdir, seed=None, batch_size=1, isolate='none'):
+  def __init__(self, task, agent, outdir, seed=None, batch_size=1, isolate='none', in_graph=False):
     ctors = [functools.partial(_recording_env, task.env_ctor, outdir,
                                None if seed is None else seed + index)
              for index in range(batch_size)]
@@ -74,9 +76,12 @@ class Simulation:
         raise
     self.env = async_env.BatchEnv(envs)
     self.agent = agent
+    self._in_graph = in_graph_lib.InGraphEpisode(self.env, agent, task.max_length) if in_graph else None
 
   def run(self, noise_scale):
     start = time.time()
+    if self._in_graph:
+      return {**self._in_graph.run(noise_scale), 'seconds': time.time() - start}
     size = len(self.env)
     images = np.stack([obs['image'] for obs, _ in self.env.reset()])
     self.agent.begin_episode()

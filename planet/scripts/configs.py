@@ -165,6 +165,9 @@ PARAMS = {
     # Ours (docs/differences.md): one seed for numpy, TensorFlow and the environments; null draws one
     # at random and stores it in the run's params.yaml.
     'seed': (None, _optional(_int(0))),
+    # Ours: run each collected episode as one compiled loop (control/in_graph.py) instead of a Python
+    # loop over the compiled policy. scripts/benchmark.py measures both; the default is the faster.
+    'simulate_in_graph': (True, _bool),
 }
 
 # Section 1.3: inserted only for keys the user did not set.

@@ -128,7 +128,8 @@ class Trainer:
       seed = self.params['seed']
       seed = None if seed is None else seed + 100 + len(self._simulations)
       self._simulations[name] = simulate.Simulation(
-          task, self.agent(spec), outdir, seed, spec['batch_size'], self.params['isolate_envs'])
+          task, self.agent(spec), outdir, seed, spec['batch_size'], self.params['isolate_envs'],
+          self.params['simulate_in_graph'])
     scale = spec['action_noise'] * schedule.linear(
         phase_step, spec['action_noise_ramp'], spec['action_noise_min'])
     result = self._simulations[name].run(scale)
