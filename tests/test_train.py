@@ -78,10 +78,38 @@ def test_debug_run(run_train, tmp_path, task, isolate):
 
 
 def start(logdir, max_steps):
-  params = f'{{tasks: [dummy], max_steps: {max_steps}, checkpoint_every: 10, seed: 3}}'
+  params = (f'{{tasks: [dummy], max_steps: {max_steps}, checkpoint_every: 10, seed: 3, '
+            'isolate_envs: process}')
   return subprocess.Popen(
       [sys.executable, '-m', 'planet.scripts.train', '--logdir', logdir, '--config', 'debug',
        '--params', params], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def alive_children(pid):
+  """The live (non-zombie) processes whose parent is `pid`, from /proc."""
+  found = []
+  for entry in os.listdir('/proc'):
+    if entry.isdigit():
+      try:
+        with open(f'/proc/{entry}/stat') as f:
+          fields = f.read().rsplit(')', 1)[1].split()
+      except OSError:
+        continue
+      if int(fields[1]) == pid and fields[0] != 'Z':
+        found.append(int(entry))
+  return found
+
+
+def alive(pids):
+  result = []
+  for pid in pids:
+    try:
+      with open(f'/proc/{pid}/stat') as f:
+        if f.read().rsplit(')', 1)[1].split()[0] != 'Z':
+          result.append(pid)
+    except OSError:
+      pass
+  return result
 
 
 def wait_for(path_glob, process, timeout=300):
@@ -99,8 +127,15 @@ def test_interrupted_run_resumes(tmp_path, how):
   process = start(logdir, 200)
   # checkpoint_every 10 test-phase steps: a checkpoint after every test phase (global 20, 40, ...).
   wait_for(os.path.join(run, 'model.ckpt-40.index'), process)
+  workers = alive_children(process.pid)
+  assert len(workers) >= 2  # isolate_envs: process (test and train envs), plus the resource tracker
   process.send_signal(how)
   output = process.communicate(timeout=120)[0]
+  # The env worker processes end with their parent, even one killed with SIGKILL.
+  deadline = time.time() + 10
+  while alive(workers) and time.time() < deadline:
+    time.sleep(0.2)
+  assert not alive(workers)
   assert not os.path.exists(os.path.join(run, 'DONE'))
   assert not os.path.exists(os.path.join(run, 'FAIL'))
   steps = sorted(int(p.split('-')[-1].split('.')[0])
