@@ -65,11 +65,17 @@ def plan_seconds(repeats):
   return timed(lambda: agent.policy(image, np.float32(0.0)).numpy(), repeats)
 
 
-def env_fps(task_name, steps=100):
+def env_fps(task_name, steps=100, default_buffer=False):
+  """Decisions per second of a task's full wrapper stack: one rendered 64x64 frame each, plus
+  action_repeat physics steps. `default_buffer` renders into dm_control's 640x480 offscreen buffer, as
+  before we shrank it to 64x64 (the same pixels)."""
   from planet.scripts import configs
   from planet.scripts import tasks
   task = tasks.task(task_name, configs.resolve({'tasks': [task_name]}))
   env = task.env_ctor(seed=0)
+  if default_buffer:
+    buffer = env.unwrapped._env.physics.model.vis.global_
+    buffer.offwidth, buffer.offheight = 640, 480
   env.reset()
   action = np.zeros(env.action_space.shape, np.float32)
   start = time.perf_counter()
@@ -78,6 +84,29 @@ def env_fps(task_name, steps=100):
   seconds = time.perf_counter() - start
   env.close()
   return steps / seconds
+
+
+def episode_step_ms(in_graph, planner):
+  """Milliseconds per decision of a dummy-task episode with the python loop or the in-graph loop, at the
+  debug planner size (125 decisions) or the default one (25 decisions, to keep it short)."""
+  import tempfile
+  from planet.control import mpc_agent
+  from planet.control import simulate
+  from planet.models import world_model
+  from planet.scripts import configs
+  from planet.scripts import tasks
+  params = configs.resolve({'tasks': ['dummy'], 'action_repeat': 8 if planner == 'debug' else 40},
+                           'debug' if planner == 'debug' else 'default')
+  task = tasks.task('dummy', params)
+  model = world_model.WorldModel(params, action_size=1)
+  agent = mpc_agent.MPCAgent(
+      model, 1, params['planner_horizon'], params['planner_amount'], params['planner_topk'],
+      params['planner_iterations'])
+  simulation = simulate.Simulation(task, agent, tempfile.mkdtemp(), 0, 1, 'none', in_graph)
+  simulation.run(0.3)  # trace
+  best = min(simulation.run(0.3)['seconds'] for _ in range(2))
+  simulation.close()
+  return 1000 * best / task.max_length
 
 
 def matmul_gflops(size=2048, repeats=10):
@@ -117,7 +146,14 @@ def main():
         results['train_step_8x32_onednn_off_s'] / results['train_step_8x32_s'])
   results['plan_action_1000x12x10_s'] = plan_seconds(args.repeats)
   for name in ('cartpole_swingup', 'cheetah_run'):
+    results[f'env_decisions_per_s_{name}_buffer_640x480'] = env_fps(name, default_buffer=True)
     results[f'env_decisions_per_s_{name}'] = env_fps(name)
+  for planner in ('debug', 'default'):
+    python = episode_step_ms(False, planner)
+    graph = episode_step_ms(True, planner)
+    results[f'episode_ms_per_step_python_loop_{planner}_planner'] = python
+    results[f'episode_ms_per_step_in_graph_{planner}_planner'] = graph
+    results[f'in_graph_speedup_{planner}_planner'] = python / graph
   width = max(map(len, results))
   for key, value in results.items():
     print(f'{key:<{width}}  {value:.3f}' if isinstance(value, float) else f'{key:<{width}}  {value}')
