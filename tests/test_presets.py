@@ -52,7 +52,7 @@ def test_debug_sized_run_of_every_preset(tmp_path, name):
   overrides.update(max_steps=30, seed=0)
   params = configs.resolve(overrides, 'debug')
   logdir = str(tmp_path)
-  scores = list(train.process(params, logdir, resumed=False))
+  scores = list(train.process(params, logdir))
   assert len(scores) == 1 and np.isfinite(scores[0])
   count = len(params['tasks'])
   assert episodes.count(os.path.join(logdir, 'train_episodes')) == 2 * count

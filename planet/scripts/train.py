@@ -37,7 +37,7 @@ def parse_args(argv=None):
   return parser.parse_args(argv)
 
 
-def process(params, logdir, resumed):
+def process(params, logdir):
   """One run: params file, seeds, seed episodes, then the trainer's scores."""
   import numpy as np
   import tensorflow as tf
@@ -90,7 +90,7 @@ def main(argv=None):
   from planet.training import running
   signal.signal(signal.SIGTERM, _interrupt)
   experiment = running.Experiment(
-      args.logdir, functools.partial(process, params), args.num_runs,
+      args.logdir, functools.partial(process, params), num_runs=args.num_runs,
       ping_every=args.ping_every, resume_runs=args.resume_runs)
   try:
     for run in experiment:

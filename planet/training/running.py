@@ -33,10 +33,14 @@ def _write_atomic(path, text):
 class Experiment:
   """Iterates the runs this worker should do; each is a `Run` that yields its scores."""
 
-  def __init__(self, basedir, process_fn, num_runs=1, worker_name=None, ping_every=0,
-               resume_runs=True):
+  def __init__(self, basedir, process_fn, start_fn=None, resume_fn=None, num_runs=1,
+               worker_name=None, ping_every=0, resume_runs=True):
+    """`start_fn(logdir)` or `resume_fn(logdir)` runs first; its return value, made a tuple, is passed
+    on as `process_fn(logdir, *args)`, a generator of scores."""
     self.basedir = os.path.expanduser(basedir)
     self.process_fn = process_fn
+    self.start_fn = start_fn
+    self.resume_fn = resume_fn
     self.num_runs = num_runs
     self.worker_name = worker_name or uuid.uuid4().hex
     self.ping_every = ping_every
@@ -47,7 +51,8 @@ class Experiment:
     for number in self._numbers():
       logdir = os.path.join(self.basedir, f'{number:05d}')
       try:
-        run = Run(logdir, self.process_fn, self.worker_name, self.ping_every, self.resume_runs)
+        run = Run(logdir, self.process_fn, self.start_fn, self.resume_fn, self.worker_name,
+                  self.ping_every, self.resume_runs)
       except SkipRun:
         continue
       yield run
@@ -71,13 +76,16 @@ class Experiment:
 
 class Run:
 
-  def __init__(self, logdir, process_fn, worker_name, ping_every=0, resume_runs=True):
+  def __init__(self, logdir, process_fn, start_fn, resume_fn, worker_name, ping_every=0,
+               resume_runs=True):
     self.logdir = logdir
     self.process_fn = process_fn
     self.worker_name = worker_name
     self.ping_every = ping_every
     self.resumed = self._decide(resume_runs)
+    self._init_fn = resume_fn if self.resumed else start_fn
     self._claim()
+    self._taken_over = threading.Event()
 
   def _path(self, name):
     return os.path.join(self.logdir, name)
@@ -121,7 +129,8 @@ class Run:
     while not stop.wait(self.ping_every):
       ping = self._read_ping()
       if ping and ping.get('worker') != self.worker_name:
-        log.warning(f'Another worker ({ping.get("worker")}) took over {self.logdir}.')
+        log.warning(f'Another worker ({ping.get("worker")}) took over {self.logdir}; stopping.')
+        self._taken_over.set()
         return
       self._write_ping()
 
@@ -133,7 +142,12 @@ class Run:
       thread.start()
     try:
       log.info(f'{"Resume" if self.resumed else "Start"} run {self.logdir}.')
-      yield from self.process_fn(self.logdir, self.resumed)
+      args = self._init_fn(self.logdir) if self._init_fn else ()
+      args = args if isinstance(args, tuple) else (args,)
+      for value in self.process_fn(self.logdir, *args):
+        if self._taken_over.is_set():  # Leave the run to the other worker: no DONE, no FAIL.
+          return
+        yield value
       log.info('Done.')
       _write_atomic(self._path('DONE'), '\n')
     except Exception:

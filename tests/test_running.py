@@ -1,0 +1,147 @@
+"""Experiments with many runs and workers (spec 1.4), with the original's running tests (spec 8.4)."""
+
+import glob
+import os
+import pickle
+import random
+import threading
+import time
+
+from planet.training import running
+
+
+def _start_fn(logdir):
+  assert not os.path.exists(os.path.join(logdir, 'DONE'))
+  assert not os.path.exists(os.path.join(logdir, 'started'))
+  assert not os.path.exists(os.path.join(logdir, 'resumed'))
+  open(os.path.join(logdir, 'started'), 'w').close()
+  with open(os.path.join(logdir, 'numbers'), 'wb') as f:
+    pickle.dump([], f)
+  return []
+
+
+def _resume_fn(logdir):
+  assert not os.path.exists(os.path.join(logdir, 'DONE'))
+  assert os.path.exists(os.path.join(logdir, 'started'))
+  open(os.path.join(logdir, 'resumed'), 'w').close()
+  with open(os.path.join(logdir, 'numbers'), 'rb') as f:
+    numbers = pickle.load(f)
+  if len(numbers) != 5:
+    raise Exception(f'Expected to be resumed in the middle for this test, got {len(numbers)}.')
+  return numbers
+
+
+def _process_fn(logdir, numbers):
+  while len(numbers) < 10:
+    number = random.uniform(0, 0.1)
+    time.sleep(number)
+    numbers.append(number)
+    with open(os.path.join(logdir, 'numbers'), 'wb') as f:
+      pickle.dump(numbers, f)
+    yield numbers
+
+
+def _worker(basedir, name, die_after=None):
+  experiment = running.Experiment(
+      basedir, _process_fn, _start_fn, _resume_fn, num_runs=100, worker_name=name,
+      ping_every=1.0)
+  count = 0
+  for run in experiment:
+    for _ in run:
+      count += 1
+      if die_after and count >= die_after:
+        return  # Abandon the run's generator mid-way, as a dying worker would.
+
+
+def _run_threads(basedir, die_after=None):
+  threads = [threading.Thread(target=_worker, args=(basedir, str(i), die_after)) for i in range(20)]
+  for thread in threads:
+    thread.start()
+  for thread in threads:
+    thread.join()
+
+
+def _count(basedir, name):
+  return len(glob.glob(os.path.join(basedir, '*', name)))
+
+
+def _lengths(basedir):
+  lengths = []
+  for path in glob.glob(os.path.join(basedir, '*', 'numbers')):
+    with open(path, 'rb') as f:
+      lengths.append(len(pickle.load(f)))
+  return lengths
+
+
+def test_no_kills(tmp_path):
+  basedir = str(tmp_path)
+  _run_threads(basedir)
+  assert _count(basedir, 'DONE') == 100
+  assert _count(basedir, 'PING') == 100
+  assert _count(basedir, 'started') == 100
+  assert _count(basedir, 'resumed') == 0
+  assert _count(basedir, 'failed') == 0
+  assert _lengths(basedir) == [10] * 100
+
+
+def test_dying_workers(tmp_path):
+  basedir = str(tmp_path)
+  _run_threads(basedir, die_after=15)
+  # Each dying worker finished one run and left a second one with 5 numbers, PING but no DONE.
+  assert _count(basedir, 'DONE') == 20
+  assert sorted(_lengths(basedir)) == [5] * 20 + [10] * 20
+  _run_threads(basedir)
+  assert _count(basedir, 'DONE') == 100
+  assert _count(basedir, 'PING') == 100
+  assert _count(basedir, 'FAIL') == 0
+  assert _count(basedir, 'started') == 100
+  assert _count(basedir, 'resumed') == 20
+  assert _lengths(basedir) == [10] * 100
+
+
+def test_heartbeat_detects_a_takeover(tmp_path):
+  logdir = str(tmp_path / '00001')
+
+  def slow(logdir):
+    for index in range(40):
+      time.sleep(0.05)
+      yield index
+
+  run = running.Run(logdir, slow, None, None, 'me', ping_every=0.2)
+  values = []
+  for value in run:
+    values.append(value)
+    if value == 10:  # Another worker claims the run while this one works on it.
+      running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
+  assert 10 < len(values) < 40  # stopped soon after the takeover, not at the end
+  assert not os.path.exists(os.path.join(logdir, 'DONE'))
+  assert not os.path.exists(os.path.join(logdir, 'FAIL'))
+
+
+def test_failing_run_writes_done_and_fail(tmp_path):
+  def failing(logdir):
+    yield 1
+    raise ValueError('boom')
+
+  experiment = running.Experiment(str(tmp_path), failing, num_runs=1)
+  run = next(iter(experiment))
+  try:
+    list(run)
+  except ValueError:
+    pass
+  assert os.path.exists(tmp_path / '00001' / 'DONE')
+  assert 'ValueError: boom' in (tmp_path / '00001' / 'FAIL').read_text()
+
+
+def test_resume_runs_false_skips_started_runs(tmp_path):
+  def quick(logdir):
+    yield 1
+
+  first = running.Experiment(str(tmp_path), quick, num_runs=3, worker_name='a')
+  run = next(iter(first))
+  # Abandon it: PING without DONE.
+  next(iter(run))
+  started = os.listdir(tmp_path)
+  again = running.Experiment(str(tmp_path), quick, num_runs=3, worker_name='b', resume_runs=False)
+  logdirs = [os.path.basename(r.logdir) for r in again]
+  assert started[0] not in logdirs and len(logdirs) == 2
