@@ -87,3 +87,15 @@ def test_episodes_and_checkpoint(finished):
   assert episodes.count(os.path.join(logdir, 'train_episodes')) == 3
   assert episodes.count(os.path.join(logdir, 'test_episodes')) == 4
   assert os.path.exists(os.path.join(logdir, 'model.ckpt-60.index'))
+
+
+def test_progress_line():
+  progress = trainer.Progress(max_steps=10000, step=1000, every=60)
+  assert progress.update('train', 1500, 7, now=progress._start_time + 30) is None  # too soon
+  line = progress.update('train', 2000, 8, now=progress._start_time + 100)
+  assert line == ('Progress: train phase, step 2,000/10,000 (20.0%), 8 train episodes, '
+                  'last score none yet, 10.0 steps/s, about 13 min left.')
+  progress.score = 123.456
+  line = progress.update('test', 2050, 9, now=progress._start_time + 200)
+  assert 'test phase' in line and 'last score 123.5' in line and '5.2 steps/s' in line
+  assert 'about 25 min left' in line  # 7950 steps at 5.25 steps/s

@@ -53,6 +53,43 @@ def locate(phases, global_step):
   return phase, epoch * phase.steps + steps_in, epoch * longest + steps_in
 
 
+class Progress:
+  """Logs phase, step, episodes, last score, speed and time left, at most every `every` seconds."""
+
+  def __init__(self, max_steps, step, every=60.0):
+    self.max_steps = max_steps
+    self.every = every
+    self.score = None
+    self._start_time = self._last = time.time()
+    self._start_step = step
+
+  def update(self, phase, step, episodes, now=None):
+    now = time.time() if now is None else now
+    if now - self._last < self.every:
+      return None
+    self._last = now
+    rate = (step - self._start_step) / max(now - self._start_time, 1e-9)
+    left = (self.max_steps - step) / rate if rate > 0 else float('inf')
+    score = 'none yet' if self.score is None else f'{self.score:.1f}'
+    message = (f'Progress: {phase} phase, step {step:,}/{self.max_steps:,} '
+               f'({100 * step / self.max_steps:.1f}%), {episodes} train episodes, last score {score}, '
+               f'{rate:.1f} steps/s, about {_duration(left)} left.')
+    log.info(message)
+    return message
+
+
+def _duration(seconds):
+  if not np.isfinite(seconds):
+    return 'unknown time'
+  if seconds < 120:
+    return f'{seconds:.0f} s'
+  if seconds < 7200:
+    return f'{seconds / 60:.0f} min'
+  if seconds < 3 * 86400:
+    return f'{seconds / 3600:.1f} h'
+  return f'{seconds / 86400:.1f} days'
+
+
 class Trainer:
 
   def __init__(self, params, logdir, tasks):
@@ -144,6 +181,7 @@ class Trainer:
     print_every = max(p['train_steps'] // 10, 1)
     scores, metrics_sum, metrics_count = [], collections.Counter(), 0
     last_time, last_step = time.time(), int(self.step)
+    progress = Progress(p['max_steps'], int(self.step))
     try:
       while int(self.step) < p['max_steps']:
         global_step = int(self.step)
@@ -193,8 +231,10 @@ class Trainer:
           summaries['step'] = phase_step
           summaries['steps_per_second'] = (int(self.step) - last_step) / max(now - last_time, 1e-9)
           last_time, last_step = now, int(self.step)
+        progress.update(phase.name, int(self.step), episodes.count(self.train_dir))
         if report:
           score = float(np.mean(scores)) if scores else float('nan')
+          progress.score = score
           scores = []
           log.info(f'Score {score}.')
           summaries[f'trainer/{phase.name}/score'] = score
