@@ -23,8 +23,12 @@ from conftest import REPO
 def scalars(directory):
   accumulator = event_accumulator.EventAccumulator(directory, size_guidance={'tensors': 0})
   accumulator.Reload()
-  return {tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors(tag)]
-          for tag in accumulator.Tags()['tensors']}
+  result = {}
+  for tag in accumulator.Tags()['tensors']:
+    values = [(e.step, tensor_util.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)]
+    if values and values[0][1].dtype.kind == 'f':  # scalars, not images
+      result[tag] = [(step, float(value)) for step, value in values]
+  return result
 
 
 def check_debug_run(logdir, task, stdout):
@@ -58,6 +62,10 @@ def check_debug_run(logdir, task, stdout):
   assert test['trainer/test/score'][0][1] == pytest.approx(score)
   assert test[f'simulation/test_main_{task}/return'][0][1] == pytest.approx(score)
   assert f'collection/train_main_{task}/return' in train
+  tags = lambda phase: set(event_accumulator.EventAccumulator(
+      os.path.join(run, phase)).Reload().Tags()['tensors'])
+  assert {'data/image', 'openloop/image/animation', 'closedloop/state/divergence'} <= tags('train')
+  assert f'simulation/test_main_{task}/animation' in tags('test')
   assert all(v < -11000 for _, v in train['objectives/image'])
 
 

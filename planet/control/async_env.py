@@ -74,8 +74,8 @@ class AsyncEnv:
     self._lock = threading.Lock()
     self._pending = 0
     _OPEN.add(self)
-    self.observation_space = self._access('observation_space')
-    self.action_space = self._access('action_space')
+    self.observation_space = self.access('observation_space')
+    self.action_space = self.access('action_space')
 
   def _receive(self):
     try:
@@ -96,7 +96,8 @@ class AsyncEnv:
     self._conn.send((message, payload))
     self._pending += 1
 
-  def _access(self, name):
+  def access(self, name):
+    """The value of an attribute of the env in the worker."""
     self._send(_ACCESS, name)
     return self._receive()
 

@@ -98,5 +98,11 @@ class Simulation:
     return {'return': float(scores.mean()), 'returns': scores.tolist(),
             'length': int(lengths.max()), 'seconds': time.time() - start}
 
+  def first_episode_images(self):
+    """[T, 64, 64, 3] uint8 frames of the first env's last finished episode."""
+    env = self.env.envs[0]
+    episode = env.access('last_episode') if isinstance(env, async_env.AsyncEnv) else env.last_episode
+    return episode['image']
+
   def close(self):
     self.env.close()

@@ -22,6 +22,7 @@ from planet.scripts import configs
 from planet.tools import dataset
 from planet.tools import episodes
 from planet.tools import schedule
+from planet.tools import summaries as rich
 from planet.training import objective
 
 log = logging.getLogger('planet')
@@ -190,7 +191,8 @@ class Trainer:
           log.info(f'Phase {phase.name} (phase step {phase_step}, global step {global_step}).')
         should_log = schedule.is_every(phase_step, batch, phase.log_every)
         report = schedule.is_every(phase_step, batch, phase.report_every)
-        metrics = {k: float(v) for k, v in self._steps[phase.name](next(self.data[phase.name])).items()}
+        data = next(self.data[phase.name])
+        metrics = {k: float(v) for k, v in self._steps[phase.name](data).items()}
         if not all(math.isfinite(v) for v in metrics.values()):
           raise FloatingPointError(f'non-finite training metrics at step {global_step}: {metrics}')
         summaries = {}
@@ -206,6 +208,9 @@ class Trainer:
               name, result = self.simulate(spec, task, phase_step)
               summaries[f'simulation/{name}/return'] = result['return']
               scores.append(result['return'])
+              images = self._simulations[name].first_episode_images()
+              with self.writers['test'].as_default():
+                rich.gif(f'simulation/{name}/animation', images[None] / 255.0, summary_step)
         self.step.assign_add(batch)
         metrics_sum.update(metrics)
         metrics_count += 1
@@ -219,6 +224,8 @@ class Trainer:
         if schedule.is_every(phase_step, batch, phase.checkpoint_every):
           self.manager.save(checkpoint_number=int(self.step))
         if should_log:
+          with self.writers[phase.name].as_default():
+            rich.log_model(self.model, data, summary_step, p['image_bits'])
           now = time.time()
           summaries.update({f'objectives/{k}': v for k, v in metrics.items()
                             if k not in ('loss', 'grad_norm')})

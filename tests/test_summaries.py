@@ -1,0 +1,71 @@
+"""Rich summaries (spec 7.5): strip layout, GIF encoding, what log_model writes, state statistics."""
+
+import imageio.v3 as iio
+import numpy as np
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+
+from planet.models import world_model
+from planet.scripts import configs
+from planet.tools import summaries
+
+
+def test_strip_layout():
+  video = np.zeros((3, 4, 2, 2, 3))
+  for b in range(3):
+    for t in range(4):
+      video[b, t] = (10 * b + t) / 255
+  image = summaries.strip(video)
+  assert image.shape == (6, 8, 3) and image.dtype == np.uint8
+  assert image[2, 6, 0] == 13 and image[5, 1, 0] == 20  # row b, column t
+  assert summaries.strip(np.zeros((20, 200, 2, 2, 3))).shape == (20, 200, 3)  # 10 rows, 100 cols
+
+
+def test_gif_roundtrip():
+  frames = np.zeros((6, 8, 8, 3), np.uint8)
+  frames[:, :, :, 0] = np.arange(6)[:, None, None] * 40
+  decoded = iio.imread(summaries.encode_gif(frames))
+  assert decoded.shape[:3] == (6, 8, 8)
+  assert [int(f[0, 0, 0]) for f in decoded] == [0, 40, 80, 120, 160, 200]
+
+
+def test_state_statistics_of_known_gaussians():
+  from planet.models import base
+  prior = {'mean': tf.zeros([1, 1, 2]), 'stddev': tf.ones([1, 1, 2])}
+  posterior = {'mean': tf.ones([1, 1, 2]), 'stddev': tf.ones([1, 1, 2])}
+  stats = summaries.state_statistics(base.Base(), prior, posterior)
+  assert abs(stats['prior_entropy'] - 2 * 0.5 * np.log(2 * np.pi * np.e)) < 1e-5
+  assert stats['prior_std'] == 1.0 and abs(stats['divergence'] - 1.0) < 1e-6  # 2 dims x 1/2
+
+
+def test_log_model_writes_every_summary(tmp_path):
+  params = configs.resolve({}, 'debug')
+  model = world_model.WorldModel(params, action_size=2)
+  data = {'image': tf.random.uniform([3, 8, 64, 64, 3]) - 0.5,
+          'action': tf.random.uniform([3, 8, 2], -1, 1), 'reward': tf.random.uniform([3, 8])}
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    summaries.log_model(model, data, step=7)
+  writer.flush()
+  accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={'tensors': 0})
+  accumulator.Reload()
+  tags = set(accumulator.Tags()['tensors'])
+  for group in ('closedloop', 'openloop'):
+    for name in ('prediction', 'error', 'change', 'animation'):
+      assert f'{group}/image/{name}' in tags
+    for name in ('prior_entropy', 'prior_std', 'posterior_entropy', 'posterior_std', 'divergence'):
+      assert f'{group}/state/{name}' in tags
+  assert 'openloop/reward/prediction' in tags and 'data/image' in tags
+
+  def payload(tag):
+    event, = accumulator.Tensors(tag)
+    assert event.step == 7
+    return tensor_util.make_ndarray(event.tensor_proto)
+
+  width, height, png = payload('data/image')
+  assert (int(width), int(height)) == (8 * 64, 3 * 64)
+  assert iio.imread(png).shape == (3 * 64, 8 * 64, 3)
+  width, height, gif = payload('openloop/image/animation')
+  frames = iio.imread(gif)
+  assert frames.shape[:3] == (8, 128, 3 * 64)  # truth above prediction, sequences side by side
