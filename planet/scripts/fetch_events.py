@@ -20,6 +20,7 @@ import sys
 
 from tensorboard.backend.event_processing import event_multiplexer
 from tensorboard.util import tensor_util
+from planet.tools import cli
 
 
 def clean(text):
@@ -64,18 +65,13 @@ def export(logdir, outdir, pattern, force):
   return written
 
 
-def _bool(text):
-  if text not in ('True', 'False'):
-    raise argparse.ArgumentTypeError(f'expected True or False, got {text!r}')
-  return text == 'True'
-
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--logdirs', required=True, help='glob of log directories (~ is expanded)')
   parser.add_argument('--tags', default='trainer*score', help='fnmatch glob over tag names')
   parser.add_argument('--outdir', required=True)
-  parser.add_argument('--force', type=_bool, default=False)
+  parser.add_argument('--force', type=cli.strict_bool, default=False)
   parser.add_argument('--workers', type=int, default=10)
   args = parser.parse_args(argv)
   logdirs = glob.glob(os.path.expanduser(args.logdirs))

@@ -14,14 +14,10 @@ import sys
 import planet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS and MUJOCO_GL before TensorFlow loads)
 from planet.errors import ConfigError
 from planet.scripts import configs
+from planet.tools import cli
 
 log = logging.getLogger('planet')
 
-
-def _bool(text):
-  if text not in ('True', 'False'):
-    raise argparse.ArgumentTypeError(f'expected True or False, got {text!r}')
-  return text == 'True'
 
 
 def parse_args(argv=None):
@@ -33,7 +29,7 @@ def parse_args(argv=None):
   parser.add_argument('--params', default='{}', help="YAML mapping of params, '#' is read as ','.")
   parser.add_argument('--ping_every', type=float, default=0,
                       help='Seconds between PING heartbeats; 0 disables them.')
-  parser.add_argument('--resume_runs', type=_bool, default=True, help='True or False.')
+  parser.add_argument('--resume_runs', type=cli.strict_bool, default=True, help='True or False.')
   return parser.parse_args(argv)
 
 
