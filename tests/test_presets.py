@@ -105,3 +105,31 @@ def test_multi_task_seed_counts_are_shared(tmp_path):
   assert episodes.count(train_dir) == 4 and episodes.count(test_dir) == 4
   simulate.collect_initial_episodes(task_list, train_dir, test_dir, 2, 0)  # a resume collects none
   assert episodes.count(train_dir) == 4
+
+
+def test_state_diagnostics_run(tmp_path):
+  from tensorboard.backend.event_processing import event_accumulator
+  params = configs.resolve({'tasks': ['cartpole_swingup'], 'state_diagnostics': True,
+                            'max_steps': 30, 'seed': 0, 'velocity_loss_scale': 2.0}, 'debug')
+  assert len(list(train.process(params, str(tmp_path)))) == 1
+  accumulator = event_accumulator.EventAccumulator(str(tmp_path / 'train'))
+  tags = set(accumulator.Reload().Tags()['tensors'])
+  assert {'objectives/position', 'objectives/velocity', 'objectives/reward'} <= tags
+
+
+@pytest.mark.parametrize('overrides, objectives', [
+    ({'overshooting_scale': 1.0, 'overshooting_distance': 4, 'free_nats': None},
+     {'objectives/overshooting', 'objectives/divergence'}),
+    ({'global_div_scale': 0.1, 'model': 'drnn'}, {'objectives/global_divergence'}),
+    ({'model': 'ssm', 'train_collects': [{'after': 10, 'every': 10, 'batch_size': 2}],
+      'action_noise_ramp': 100, 'simulate_in_graph': False}, {'objectives/divergence'}),
+])
+def test_feature_runs(tmp_path, overrides, objectives):
+  from tensorboard.backend.event_processing import event_accumulator
+  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 30, 'seed': 0, **overrides}, 'debug')
+  scores = list(train.process(params, str(tmp_path)))
+  assert len(scores) == 1 and np.isfinite(scores[0])
+  accumulator = event_accumulator.EventAccumulator(str(tmp_path / 'train'))
+  assert objectives <= set(accumulator.Reload().Tags()['tensors'])
+  batch = params['train_collects'][0].get('batch_size', 1)
+  assert episodes.count(str(tmp_path / 'train_episodes')) == 1 + batch

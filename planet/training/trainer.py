@@ -111,7 +111,7 @@ class Trainer:
     spec = self.data['train'].element_spec
     state_shapes = {}
     if params['state_diagnostics']:
-      state_shapes = {name: tuple(spec[name].shape[1:])
+      state_shapes = {name: tuple(spec[name].shape[2:])  # [B, T, ...] batches
                       for name in tasks[0].state_components if name != 'reward'}
     self.model = world_model.WorldModel(params, action_size, state_shapes)
     self.optimizer = keras.optimizers.Adam(params['main_learning_rate'], epsilon=1e-4)
