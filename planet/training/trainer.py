@@ -212,8 +212,9 @@ class Trainer:
               with self.writers['test'].as_default():
                 rich.gif(f'simulation/{name}/animation', images[None] / 255.0, summary_step)
         self.step.assign_add(batch)
-        metrics_sum.update(metrics)
-        metrics_count += 1
+        if phase.name == 'train':  # The printed means are of the train phase only.
+          metrics_sum.update(metrics)
+          metrics_count += 1
         if phase.name == 'train' and schedule.is_every(phase_step, batch, print_every):
           means = {k: v / metrics_count for k, v in metrics_sum.items()}
           names = [k for k in objective.loss_scales(p, self.model.heads) if k in means]
