@@ -77,8 +77,11 @@ def test_hot_paths_trace_once(finished):
   _, run, _ = finished
   assert run._steps['train'].experimental_get_tracing_count() == 1
   assert run._steps['test'].experimental_get_tracing_count() == 1
-  agent, = run._agents.values()  # train and test collects share one agent: one trace in all
-  assert agent.policy.experimental_get_tracing_count() == 1
+  assert len(run._agents) == 1  # train and test collects share one agent
+  # Episodes run in-graph (simulate_in_graph: True): one trace per simulation for all its episodes.
+  assert len(run._simulations) == 2
+  for simulation in run._simulations.values():
+    assert simulation._in_graph.run_graph.experimental_get_tracing_count() == 1
 
 
 def test_episodes_and_checkpoint(finished):
