@@ -44,7 +44,7 @@ def process(params, logdir):
   os.makedirs(logdir, exist_ok=True)
   path = os.path.join(logdir, 'params.yaml')
   if os.path.exists(path):
-    stored = configs.load(path)
+    stored = configs.resolve(configs.load(path))  # Fills in keys added since the run started.
     changed = sorted(k for k in params if k != 'seed' and params[k] != stored.get(k))
     if changed:
       log.warning(f'Resuming with the run\'s stored params; ignoring new values for: {", ".join(changed)}.')
