@@ -19,7 +19,8 @@ class DeepMindEnv(gymnasium.Env):
     self._env = suite.load(domain, task, task_kwargs={'random': seed})
     self._render_size = tuple(render_size)
     # An offscreen buffer of exactly the render size instead of 640x480: the same pixels (the viewport
-    # was already render_size), 10-15% less time per frame (scripts/benchmark.py, tests/test_wrappers.py).
+    # was already render_size; tests/test_wrappers.py). Measured: about 10% less time per bare render,
+    # 0-4% more decisions per second through the whole wrapper stack (scripts/benchmark.py).
     buffer = self._env.physics.model.vis.global_
     buffer.offheight, buffer.offwidth = self._render_size
     self._camera_id = camera_id
