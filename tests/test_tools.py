@@ -91,6 +91,13 @@ def test_fetch_events(tmp_path):
   assert fetch_events.main(['--logdirs', str(tmp_path / 'nothing*'), '--outdir', outdir]) == 2
 
 
+def test_fetch_events_keeps_every_event(tmp_path):
+  # TensorBoard keeps a sample of 10 tensors per tag by default; an export must keep them all.
+  write_run(str(tmp_path / 'long' / '00001'), 'cheetah_run', list(range(25)), list(range(25)))
+  rows = fetch_events.scalars(str(tmp_path / 'long' / '00001' / 'test'), 'trainer*score')
+  assert [value for _, _, value in rows['trainer/test/score']] == list(range(25))
+
+
 def test_plot_scores(tmp_path):
   write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
   write_run(str(tmp_path / 'r2' / '00001'), 'cheetah_run', [30, 200, 500], [5, 6, 7])

@@ -29,7 +29,7 @@ def clean(text):
 
 def scalars(logdir, pattern):
   """{tag: [(wall_time, step, value)]} for the scalar tags under `logdir` that match `pattern`."""
-  multiplexer = event_multiplexer.EventMultiplexer()
+  multiplexer = event_multiplexer.EventMultiplexer(size_guidance={'tensors': 0, 'scalars': 0})  # all
   multiplexer.AddRunsFromDirectory(logdir)
   multiplexer.Reload()
   result = {}
