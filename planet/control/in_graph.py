@@ -6,6 +6,8 @@ The Python loop in simulate.Simulation calls the agent's compiled policy once pe
 give the same episodes; `scripts/benchmark.py` measures which is faster (see `simulate_in_graph`).
 """
 
+import concurrent.futures
+
 import numpy as np
 import tensorflow as tf
 
@@ -19,13 +21,30 @@ class InGraphEpisode:
     self._max_length = max_length
     self._size = len(batch_env)
     self._images = None
+    # tf.numpy_function runs on whichever TF thread is free, but a rendering context (EGL) belongs to
+    # the thread that made it current: every env call goes through this one thread.
+    self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='in_graph_env')
     self.run_graph = tf.function(self._run, input_signature=[tf.TensorSpec([], tf.float32)])
 
+  def _on_thread(self, fn, *args):
+    return self._thread.submit(fn, *args).result()
+
   def _reset(self):
+    return self._on_thread(self._reset_envs)
+
+  def _reset_envs(self):
     self._images = np.stack([obs['image'] for obs, _ in self._env.reset()])
     return self._images, np.zeros(self._size, bool)
 
   def _step(self, actions, done):
+    return self._on_thread(self._step_envs, actions, done)
+
+  def close(self):
+    """Closes the envs on the thread that used them."""
+    self._on_thread(self._env.close)
+    self._thread.shutdown()
+
+  def _step_envs(self, actions, done):
     rewards = np.zeros(self._size, np.float32)
     ends = done.copy()
     active = np.flatnonzero(~done)

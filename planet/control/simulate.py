@@ -105,4 +105,7 @@ class Simulation:
     return episode['image']
 
   def close(self):
-    self.env.close()
+    if self._in_graph:
+      self._in_graph.close()
+    else:
+      self.env.close()
