@@ -14,6 +14,8 @@ import threading
 import traceback
 import weakref
 
+import numpy as np
+
 _ACCESS, _CALL, _RESULT, _EXCEPTION, _CLOSE = range(5)
 _OPEN = weakref.WeakSet()
 
@@ -180,6 +182,22 @@ class BatchEnv:
     indices = range(len(self.envs)) if indices is None else indices
     promises = [self._call(self.envs[i], 'reset') for i in indices]
     return [promise() for promise in promises]
+
+  def reset_images(self):
+    """Resets every env; returns their stacked `image` observations."""
+    return np.stack([obs['image'] for obs, _ in self.reset()])
+
+  def step_images(self, actions, done, images):
+    """Steps the envs not yet `done`, writing their new images into `images` in place. Returns the
+    rewards (0 for envs already done) and the new done flags."""
+    rewards = np.zeros(len(self.envs), np.float32)
+    ends = np.array(done, bool)
+    active = np.flatnonzero(~ends)
+    for index, (obs, reward, terminated, truncated, _) in zip(active, self.step(actions, active)):
+      images[index] = obs['image']
+      rewards[index] = reward
+      ends[index] = terminated or truncated
+    return rewards, ends
 
   def close(self):
     for env in self.envs:

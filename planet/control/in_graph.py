@@ -33,7 +33,7 @@ class InGraphEpisode:
     return self._on_thread(self._reset_envs)
 
   def _reset_envs(self):
-    self._images = np.stack([obs['image'] for obs, _ in self._env.reset()])
+    self._images = self._env.reset_images()
     return self._images, np.zeros(self._size, bool)
 
   def _step(self, actions, done):
@@ -45,14 +45,7 @@ class InGraphEpisode:
     self._thread.shutdown()
 
   def _step_envs(self, actions, done):
-    rewards = np.zeros(self._size, np.float32)
-    ends = done.copy()
-    active = np.flatnonzero(~done)
-    for index, (obs, reward, terminated, truncated, _) in zip(
-        active, self._env.step(actions, active)):
-      self._images[index] = obs['image']
-      rewards[index] = reward
-      ends[index] = terminated or truncated
+    rewards, ends = self._env.step_images(actions, done, self._images)
     return self._images.copy(), rewards, ends
 
   def _run(self, noise_scale):

@@ -55,8 +55,9 @@ class Simulation:
   """`batch_size` envs (recording into `outdir`, isolated as `isolate`) and one batched agent.
 
   With `in_graph` the whole episode runs as one compiled loop (control/in_graph.py); otherwise a Python
-  loop calls the agent's compiled policy each step. `run()` plays one episode in every env, all agents planned in one batched call per step, and returns
-  the mean return, the return of each env, the episode length and the time it took.
+  loop calls the agent's compiled policy each step. `run()` plays one episode in every env, all agents
+  planned in one batched call per step, and returns the mean return, the return of each env, the
+  episode length and the time it took.
   """
 
   def __init__(self, task, agent, outdir, seed=None, batch_size=1, isolate='none', in_graph=False):
@@ -83,18 +84,14 @@ class Simulation:
     if self._in_graph:
       return {**self._in_graph.run(noise_scale), 'seconds': time.time() - start}
     size = len(self.env)
-    images = np.stack([obs['image'] for obs, _ in self.env.reset()])
+    images = self.env.reset_images()
     self.agent.begin_episode()
     scores, lengths, done = np.zeros(size), np.zeros(size, int), np.zeros(size, bool)
     while not done.all():
       actions = self.agent.policy(images, np.float32(noise_scale)).numpy()
-      active = np.flatnonzero(~done)
-      for index, (obs, reward, terminated, truncated, _) in zip(
-          active, self.env.step(actions, active)):
-        images[index] = obs['image']
-        scores[index] += reward
-        lengths[index] += 1
-        done[index] = terminated or truncated
+      lengths += ~done
+      rewards, done = self.env.step_images(actions, done, images)
+      scores += rewards
     return {'return': float(scores.mean()), 'returns': scores.tolist(),
             'length': int(lengths.max()), 'seconds': time.time() - start}
 
