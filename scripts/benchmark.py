@@ -30,37 +30,26 @@ def timed(fn, repeats):
 
 
 def train_step_seconds(shape, repeats):
+  """Seconds per update of the trainer's own train step (planet/training/learner.py) on random data."""
   import tensorflow as tf
-  import tf_keras as keras
-  from planet.models import world_model
+  from planet.scripts import build
   from planet.scripts import configs
-  from planet.training import objective
   batch, length = shape
   params = configs.resolve({'batch_shape': list(shape), 'train_steps': batch, 'test_steps': batch})
-  model = world_model.WorldModel(params, action_size=6)
-  optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-4)
-  optimizer.build(model.trainable_variables)
+  model = build.model(params, action_size=6)
+  learner = build.learner(params, model)
   data = {'image': tf.random.uniform([batch, length, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([batch, length, 6], -1, 1),
           'reward': tf.random.uniform([batch, length])}
-
-  @tf.function
-  def step(data):
-    with tf.GradientTape() as tape:
-      loss, _ = objective.compute(model, data, params)
-    grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return loss
-
-  return timed(lambda: step(data).numpy(), repeats)
+  learner.compile({k: tf.TensorSpec(v.shape, v.dtype) for k, v in data.items()})
+  return timed(lambda: learner.train(data)['loss'].numpy(), repeats)
 
 
 def plan_seconds(repeats):
-  from planet.control import mpc_agent
-  from planet.models import world_model
+  from planet.scripts import build
   from planet.scripts import configs
-  model = world_model.WorldModel(configs.resolve({}), action_size=6)
-  agent = mpc_agent.MPCAgent(model, 1, 12, 1000, 100, 10)
+  params = configs.resolve({})
+  agent = build.agent(params, build.model(params, action_size=6))
   image = np.zeros([1, 64, 64, 3], np.uint8)
   return timed(lambda: agent.policy(image, np.float32(0.0)).numpy(), repeats)
 
@@ -96,9 +85,8 @@ def episode_step_ms(in_graph, planner):
   """Milliseconds per decision of a dummy-task episode with the python loop or the in-graph loop, at the
   debug planner size (125 decisions) or the default one (25 decisions, to keep it short)."""
   import tempfile
-  from planet.control import mpc_agent
   from planet.control import simulate
-  from planet.models import world_model
+  from planet.scripts import build
   from planet.scripts import configs
   from planet.scripts import tasks
   overrides = {'tasks': ['dummy'], 'action_repeat': 8 if planner == 'debug' else 40}
@@ -106,10 +94,7 @@ def episode_step_ms(in_graph, planner):
     overrides['batch_shape'] = [50, 20]  # chunks must fit the 26-frame episodes
   params = configs.resolve(overrides, 'debug' if planner == 'debug' else 'default')
   task = tasks.task('dummy', params)
-  model = world_model.WorldModel(params, action_size=1)
-  agent = mpc_agent.MPCAgent(
-      model, 1, params['planner_horizon'], params['planner_amount'], params['planner_topk'],
-      params['planner_iterations'])
+  agent = build.agent(params, build.model(params, action_size=1))
   simulation = simulate.Simulation(task, agent, tempfile.mkdtemp(), 0, 1, 'none', in_graph)
   simulation.run(0.3)  # trace
   best = min(simulation.run(0.3)['seconds'] for _ in range(2))

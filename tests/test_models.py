@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from planet import models
-from planet.models import world_model
+from planet.scripts import build
 from planet.scripts import configs
 
 from test_networks import GRU, dense, rssm_count
@@ -53,7 +53,7 @@ SHAPES = {
 @pytest.mark.parametrize('name', sorted(models.MODELS))
 def test_state_shapes_and_counts(name):
   params = configs.resolve({'model': name})
-  cell = models.build(params, action_size=6)
+  cell = models.build(build.model_config(params), action_size=6)
   post, prior = cell.observe(tf.zeros([3, 4, 1024]), tf.zeros([3, 4, 6]))
   sizes, feature_size = SHAPES[name]
   for state in (post, prior):
@@ -71,7 +71,7 @@ def test_state_shapes_and_counts(name):
 def test_drnn_wiring_flags_change_the_inputs(flag):
   default = configs.PARAMS[f'drnn_{flag}'][0]
   params = configs.resolve({'model': 'drnn', f'drnn_{flag}': not default})
-  cell = models.build(params, action_size=2)
+  cell = models.build(build.model_config(params), action_size=2)
   cell.observe(tf.zeros([1, 2, 1024]), tf.zeros([1, 2, 2]))
   count = sum(v.shape.num_elements() for v in cell.trainable_variables)
   assert count == drnn_count(2, **{flag: not default})
@@ -81,7 +81,7 @@ def test_drnn_wiring_flags_change_the_inputs(flag):
 def test_world_model_with_each_cell_decodes_its_features():
   for name, (_, feature_size) in SHAPES.items():
     params = configs.resolve({'model': name}, 'debug')
-    model = world_model.WorldModel(params, action_size=2)
+    model = build.model(params, action_size=2)
     assert model.decoder.dense.kernel.shape[0] == model.cell.features(
         model.cell.initial(1)).shape[-1]
 
@@ -89,7 +89,7 @@ def test_world_model_with_each_cell_decodes_its_features():
 def test_deterministic_preset_gives_identical_rollouts():
   params = configs.resolve({}, 'configs/deterministic.yaml')
   assert params['mean_only'] and params['divergence_scale'] == 0.0
-  cell = models.build(params, action_size=2)
+  cell = models.build(build.model_config(params), action_size=2)
   embedding, action = tf.random.normal([2, 6, 1024]), tf.random.uniform([2, 6, 2], -1, 1)
   runs = []
   for seed in (1, 2):
@@ -105,7 +105,7 @@ def test_deterministic_preset_gives_identical_rollouts():
 
 def test_stochastic_models_sample():
   for name in ('rssm', 'ssm', 'drnn'):
-    cell = models.build(configs.resolve({'model': name}), action_size=1)
+    cell = models.build(build.model_config(configs.resolve({'model': name})), action_size=1)
     embedding, action = tf.random.normal([1, 3, 1024]), tf.zeros([1, 3, 1])
     first, _ = cell.observe(embedding, action)
     second, _ = cell.observe(embedding, action)

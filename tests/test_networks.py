@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from planet.models import gru
 from planet.models import rssm
-from planet.models import world_model
 from planet.networks import basic
 from planet.networks import conv_ha
+from planet.scripts import build
 from planet.scripts import configs
 
 
@@ -82,7 +82,7 @@ def test_rssm_count_and_state_shapes(action_size):
 
 def test_world_model_total_matches_the_sum_of_parts():
   params = configs.resolve({'tasks': ['cartpole_swingup']})
-  model = world_model.WorldModel(params, action_size=1)
+  model = build.model(params, action_size=1)
   assert model.num_parameters() == ENCODER + DECODER + REWARD + rssm_count(1) == 5_292_220
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from planet.models import world_model
+from planet.scripts import build
 from planet.scripts import configs
 from planet.training import objective
 
@@ -33,20 +33,20 @@ def test_image_log_likelihood_constant():
 
 def test_loss_scales_in_original_order():
   params = configs.resolve({})
-  assert list(objective.loss_scales(params).items()) == [
+  assert list(build.loss_scales(params).items()) == [
       ('reward', 10.0), ('divergence', 1.0), ('image', 1.0)]
   params = configs.resolve({'divergence_scale': 0.0})
-  assert 'divergence' not in objective.loss_scales(params)
+  assert 'divergence' not in build.loss_scales(params)
 
 
 def test_total_loss_is_the_scaled_sum():
   tf.random.set_seed(1)
   params = configs.resolve({}, 'debug')
-  model = world_model.WorldModel(params, action_size=2)
+  model = build.model(params, action_size=2)
   data = {'image': tf.random.uniform([2, 4, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([2, 4, 2], -1, 1), 'reward': tf.random.uniform([2, 4])}
   tf.random.set_seed(2)
-  loss, objectives = objective.compute(model, data, params)
+  loss, objectives = objective.compute(model, data, build.objective_config(params, model.heads))
   assert set(objectives) == {'reward', 'divergence', 'image'}
   expected = (-10 * objectives['reward'] + objectives['divergence'] - objectives['image'])
   assert abs(float(loss) - float(expected)) < 1e-2
@@ -70,15 +70,15 @@ def test_objectives_of_every_loss_term():
   params = configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True,
                             'global_div_scale': 0.5, 'overshooting_scale': 2.0,
                             'overshooting_distance': 3, 'velocity_loss_scale': 0.0}, 'debug')
-  model = world_model.WorldModel(params, action_size=6, state_shapes={'position': (8,),
+  model = build.model(params, action_size=6, state_shapes={'position': (8,),
                                                                       'velocity': (9,)})
   data = {'image': tf.random.uniform([2, 5, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([2, 5, 6], -1, 1), 'reward': tf.random.uniform([2, 5]),
           'position': tf.random.normal([2, 5, 8]), 'velocity': tf.random.normal([2, 5, 9])}
-  assert list(objective.loss_scales(params, model.heads)) == [
+  assert list(build.loss_scales(params, model.heads)) == [
       'reward', 'position', 'divergence', 'global_divergence', 'overshooting', 'image']
   with tf.GradientTape(persistent=True) as tape:
-    loss, objectives = objective.compute(model, data, params)
+    loss, objectives = objective.compute(model, data, build.objective_config(params, model.heads))
   assert set(objectives) == {'reward', 'position', 'divergence', 'global_divergence',
                              'overshooting', 'image'}
   assert all(np.isfinite(float(v)) for v in objectives.values())

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from planet.control import mpc_agent
 from planet.control import planning
-from planet.models import world_model
+from planet.scripts import build
 from planet.scripts import configs
 
 
@@ -67,13 +67,13 @@ def test_more_iterations_get_closer():
 @pytest.fixture(scope='module')
 def small_model():
   params = configs.resolve({}, 'debug')
-  return world_model.WorldModel(params, action_size=2)
+  return build.model(params, action_size=2)
 
 
 @pytest.fixture(scope='module')
 def dummy_model():
   """A debug-sized model for the dummy task's 1-dim actions."""
-  return world_model.WorldModel(configs.resolve({}, 'debug'), action_size=1)
+  return build.model(configs.resolve({}, 'debug'), action_size=1)
 
 
 def test_agent_policy_traces_once_and_respects_bounds(small_model):

@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from planet.models import world_model
+from planet.scripts import build
 from planet.scripts import configs
 from planet.tools import summaries
 
@@ -41,7 +41,7 @@ def test_state_statistics_of_known_gaussians():
 
 def test_log_model_writes_every_summary(tmp_path):
   params = configs.resolve({}, 'debug')
-  model = world_model.WorldModel(params, action_size=2)
+  model = build.model(params, action_size=2)
   data = {'image': tf.random.uniform([3, 8, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([3, 8, 2], -1, 1), 'reward': tf.random.uniform([3, 8])}
   writer = tf.summary.create_file_writer(str(tmp_path))

@@ -72,9 +72,8 @@ class DRNN(base.Base):
     return state['decoder_state']
 
 
-def from_params(params, action_size):
+def from_config(config, action_size):
   return DRNN(
-      state_size=params['state_size'], belief_size=params['model_size'],
-      hidden_size=params['model_size'], action_size=action_size, mean_only=params['mean_only'],
-      min_stddev=params['min_stddev'],
-      **{k[len('drnn_'):]: v for k, v in params.items() if k.startswith('drnn_')})
+      state_size=config.state_size, belief_size=config.model_size, hidden_size=config.model_size,
+      action_size=action_size, mean_only=config.mean_only, min_stddev=config.min_stddev,
+      **dict(config.drnn_flags))

@@ -58,10 +58,9 @@ class RSSM(base.Base):
     return tf.concat([state['sample'], state['belief']], -1)
 
 
-def from_params(params, action_size):
+def from_config(config, action_size):
   del action_size  # The cell reads it from its inputs.
   return RSSM(
-      state_size=params['state_size'], belief_size=params['model_size'],
-      hidden_size=params['model_size'], future_rnn=params['future_rnn'],
-      mean_only=params['mean_only'], min_stddev=params['min_stddev'],
-      activation=params['activation'], num_layers=params['model_layers'])
+      state_size=config.state_size, belief_size=config.model_size, hidden_size=config.model_size,
+      future_rnn=config.future_rnn, mean_only=config.mean_only, min_stddev=config.min_stddev,
+      activation=config.activation, num_layers=config.model_layers)

@@ -41,9 +41,8 @@ class SSM(base.Base):
     return state['sample']
 
 
-def from_params(params, action_size):
+def from_config(config, action_size):
   del action_size  # The cell reads it from its inputs.
   return SSM(
-      state_size=params['state_size'], hidden_size=params['model_size'],
-      mean_only=params['mean_only'], min_stddev=params['min_stddev'],
-      activation=params['activation'])
+      state_size=config.state_size, hidden_size=config.model_size, mean_only=config.mean_only,
+      min_stddev=config.min_stddev, activation=config.activation)

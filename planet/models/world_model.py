@@ -1,24 +1,26 @@
-"""The world model: encoder, latent cell and heads, with weights created once and shared by training,
-the agent and the planner."""
+"""The world model: encoder, latent cell, decoder and heads, with weights created once and shared by
+training, the agent and the planner."""
 
 import tensorflow as tf
 
 from planet import models
+from planet import networks
 from planet.networks import basic
-from planet.networks import conv_ha
 
 
 class WorldModel(tf.Module):
 
-  def __init__(self, params, action_size, state_shapes=None, name='world_model'):
-    """`state_shapes` maps each state component to diagnose (state_diagnostics) to its shape."""
+  def __init__(self, config, action_size, state_shapes=None, name='world_model'):
+    """`config` is a models.ModelConfig; `state_shapes` maps each state component to diagnose
+    (state_diagnostics) to its shape."""
     super().__init__(name=name)
     self.action_size = action_size
-    self.encoder = conv_ha.Encoder()
-    self.cell = models.build(params, action_size)
-    self.decoder = conv_ha.Decoder()
+    network = networks.NETWORKS[config.network]
+    self.encoder = network.Encoder()
+    self.cell = models.build(config, action_size)
+    self.decoder = network.Decoder()
     head = lambda name, shape: basic.FeedForward(
-        shape, params['num_layers'], params['num_units'], params['activation'], name=f'head_{name}')
+        shape, config.num_layers, config.num_units, config.activation, name=f'head_{name}')
     self.reward = head('reward', ())
     self.state_heads = {name: head(name, shape) for name, shape in (state_shapes or {}).items()}
     self._build()

@@ -20,9 +20,8 @@ import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 def evaluate(logdir, episodes=5, seed=0):
   """Returns {task: returns} and {task: first-episode frames [T, 64, 128, 3]}."""
   import tensorflow as tf
-  from planet.control import mpc_agent
   from planet.control import simulate
-  from planet.models import world_model
+  from planet.scripts import build
   from planet.scripts import configs
   from planet.scripts import tasks as tasks_lib
   from planet.tools import preprocess
@@ -33,15 +32,13 @@ def evaluate(logdir, episodes=5, seed=0):
   env = task_list[0].env_ctor()
   action_size = env.action_space.shape[0]
   env.close()
-  model = world_model.WorldModel(params, action_size)
+  model = build.model(params, action_size)
   latest = tf.train.latest_checkpoint(logdir)
   if not latest:
     raise FileNotFoundError(f'no checkpoint in {logdir}')
   tf.train.Checkpoint(model=model).restore(latest).expect_partial()
   tf.random.set_seed(seed)
-  agent = mpc_agent.MPCAgent(
-      model, 1, params['planner_horizon'], params['planner_amount'], params['planner_topk'],
-      params['planner_iterations'], params['image_bits'])
+  agent = build.agent(params, model)
   returns, videos = {}, {}
   for task in task_list:
     returns[task.name] = []

@@ -2,12 +2,26 @@
 with state_diagnostics, every state component), the KL between posterior and prior with free nats per
 batch element and time step, the global divergence and latent overshooting."""
 
+import dataclasses
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from planet.tools import overshooting
 
 tfd = tfp.distributions
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """The objective's settings. `scales` maps each term to its scale, in the original's order
+  (reward, state components, divergence, global_divergence, overshooting, image); a term with
+  scale 0 is left out and not computed."""
+  scales: dict
+  free_nats: float = 3.0
+  overshooting_distance: int = 0
+  os_stop_posterior_grad: bool = True
+  gradient_heads: tuple = ('image', 'reward')
 
 
 def free_nats_divergence(kl, free_nats):
@@ -47,22 +61,7 @@ def head_log_prob(name, mean, target):
   return tfd.Independent(tfd.Normal(mean, 1.0), dims).log_prob(target)
 
 
-def loss_scales(params, heads=('image', 'reward')):
-  """In the original's order; zero scales are skipped (spec 2.4, 5.3)."""
-  scales = {'reward': params['reward_loss_scale']}
-  for name in heads:
-    if name not in ('image', 'reward'):
-      scales[name] = params.get(f'{name}_loss_scale', 1.0)
-  scales.update({
-      'divergence': params['divergence_scale'],
-      'global_divergence': params['global_div_scale'],
-      'overshooting': params['overshooting_scale'],
-      'image': params['image_loss_scale'],
-  })
-  return {k: v for k, v in scales.items() if v}
-
-
-def compute(model, data, params):
+def compute(model, data, config):
   """Returns (loss, objectives): objectives are the raw values (log-likelihoods to maximise, the
   free-nat-clipped divergences to minimise); the loss is their scaled sum with the right signs."""
   embedding = model.encoder(data['image'])
@@ -70,18 +69,18 @@ def compute(model, data, params):
   features = model.cell.features(post)
   objectives = {}
   loss = 0.0
-  for name, scale in loss_scales(params, model.heads).items():
+  for name, scale in config.scales.items():
     if name == 'divergence':
-      value = free_nats_divergence(model.cell.divergence(post, prior), params['free_nats'])
+      value = free_nats_divergence(model.cell.divergence(post, prior), config.free_nats)
     elif name == 'global_divergence':
       unit = {'mean': tf.zeros_like(post['mean']), 'stddev': tf.ones_like(post['stddev'])}
       value = tf.reduce_mean(model.cell.divergence(post, unit))
     elif name == 'overshooting':
       value = overshooting_divergence(
-          model.cell, post, data['action'], params['overshooting_distance'], params['free_nats'],
-          params['os_stop_posterior_grad'])
+          model.cell, post, data['action'], config.overshooting_distance, config.free_nats,
+          config.os_stop_posterior_grad)
     else:
-      inputs = features if name in params['gradient_heads'] else tf.stop_gradient(features)
+      inputs = features if name in config.gradient_heads else tf.stop_gradient(features)
       mean = model.heads[name](inputs)
       objectives[name] = tf.reduce_mean(head_log_prob(name, mean, data[name]))
       loss -= scale * objectives[name]

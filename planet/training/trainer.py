@@ -13,17 +13,14 @@ import time
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
-from planet.control import mpc_agent
 from planet.control import simulate
-from planet.models import world_model
+from planet.scripts import build
 from planet.scripts import configs
 from planet.tools import dataset
 from planet.tools import episodes
 from planet.tools import schedule
 from planet.tools import summaries as rich
-from planet.training import objective
 
 log = logging.getLogger('planet')
 
@@ -113,9 +110,9 @@ class Trainer:
     if params['state_diagnostics']:
       state_shapes = {name: tuple(spec[name].shape[2:])  # [B, T, ...] batches
                       for name in tasks[0].state_components if name != 'reward'}
-    self.model = world_model.WorldModel(params, action_size, state_shapes)
-    self.optimizer = keras.optimizers.Adam(params['main_learning_rate'], epsilon=1e-4)
-    self.optimizer.build(self.model.trainable_variables)
+    self.model = build.model(params, action_size, state_shapes)
+    self.learner = build.learner(params, self.model)
+    self.optimizer = self.learner.optimizer
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
     self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
     self.manager = tf.train.CheckpointManager(
@@ -124,10 +121,8 @@ class Trainer:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       log.info(f'Resuming from {self.manager.latest_checkpoint} at step {int(self.step)}.')
     log.info(f'Graph contains {self.model.num_parameters()} trainable variables.')
-    self._steps = {
-        'train': tf.function(self._train_step, input_signature=[spec]),
-        'test': tf.function(self._test_step, input_signature=[spec]),
-    }
+    self.learner.compile(spec)
+    self._steps = self.learner.functions()
     self.phases = phases(params)
     self.collects = {phase: configs.collect_specs(params, phase) for phase in ('train', 'test')}
     self._agents = {}
@@ -135,28 +130,10 @@ class Trainer:
     self.writers = {
         phase: tf.summary.create_file_writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
 
-  def _train_step(self, data):
-    with tf.GradientTape() as tape:
-      loss, objectives = objective.compute(self.model, data, self.params)
-    variables = self.model.trainable_variables
-    grads = tape.gradient(loss, variables)
-    norm = tf.linalg.global_norm(grads)
-    clipped, _ = tf.clip_by_global_norm(grads, self.params['main_gradient_clipping'], norm)
-    self.optimizer.apply_gradients(
-        [(g, v) for g, v in zip(clipped, variables) if g is not None])
-    return {'loss': loss, 'grad_norm': norm, **objectives}
-
-  def _test_step(self, data):
-    loss, objectives = objective.compute(self.model, data, self.params)
-    return {'loss': loss, 'grad_norm': tf.constant(0.0), **objectives}
-
   def agent(self, spec):
     key = (spec['batch_size'], spec['horizon'])
     if key not in self._agents:
-      p = self.params
-      self._agents[key] = mpc_agent.MPCAgent(
-          self.model, spec['batch_size'], spec['horizon'], p['planner_amount'], p['planner_topk'],
-          p['planner_iterations'], p['image_bits'])
+      self._agents[key] = build.agent(self.params, self.model, spec['batch_size'], spec['horizon'])
     return self._agents[key]
 
   def simulate(self, spec, task, phase_step):
@@ -217,7 +194,7 @@ class Trainer:
           metrics_count += 1
         if phase.name == 'train' and schedule.is_every(phase_step, batch, print_every):
           means = {k: v / metrics_count for k, v in metrics_sum.items()}
-          names = [k for k in objective.loss_scales(p, self.model.heads) if k in means]
+          names = [k for k in self.learner.objective.scales if k in means]
           log.info(f'objectives: step/{"/".join(names)} = '
                    f'[{global_step}, {", ".join(f"{means[k]:.4g}" for k in names)}]')
           log.info(f'grad_norms: step/main = [{global_step}, {means["grad_norm"]:.4g}]')
