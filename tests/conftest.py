@@ -1,10 +1,22 @@
+"""Shared fixtures and helpers: the train command, registered test tasks, and envs that crash or die."""
+
 import os
+import signal
 import sys
 
-import planet  # noqa: F401  (environment defaults before TensorFlow loads)
+import gymnasium
+import numpy as np
 import pytest
+from gymnasium import spaces
+
+import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'slow: end-to-end runs and subprocesses (deselect with -m "not slow")')
 
 
 @pytest.fixture
@@ -18,3 +30,94 @@ def run_train(tmp_path):
         timeout=timeout, cwd=REPO, **kwargs)
     return result.returncode, result.stdout, result.stderr
   return run
+
+
+@pytest.fixture
+def register_task():
+  """Registers tasks for one test (the tasks extension point); `register(name, spec)`."""
+  from planet.scripts import tasks
+  added = []
+
+  def register(name, spec):
+    tasks.TASKS.register(name, spec)
+    added.append(name)
+    return name
+  yield register
+  for name in added:
+    tasks.TASKS.unregister(name)
+
+
+@pytest.fixture
+def second_dummy(register_task):
+  """A second task name with the dummy env."""
+  from planet.scripts import tasks
+  return register_task('dummy_b', tasks.TASKS['dummy'])
+
+
+class FaultyEnv(gymnasium.Env):
+  """The dummy env's images and rewards; at step `at` of an episode it raises (`fault: raise`) or
+  kills its own process with SIGKILL (`fault: die`), as long as the counter file `faults` holds a
+  positive number, which each fault decrements."""
+
+  metadata = {'render_modes': ['rgb_array']}
+  render_mode = 'rgb_array'
+
+  def __init__(self, faults, fault='raise', at=3):
+    self.observation_space = spaces.Dict({})
+    self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+    self._faults, self._fault, self._at = faults, fault, at
+    self._random = np.random.RandomState(0)
+    self._step = 0
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self._random = np.random.RandomState(seed)
+    self._step = 0
+    return {}, {}
+
+  def step(self, action):
+    self._step += 1
+    if self._step == self._at and _take_fault(self._faults):
+      if self._fault == 'die':
+        os.kill(os.getpid(), signal.SIGKILL)
+      raise RuntimeError(f'simulated env failure at step {self._step}')
+    return {}, float(self._random.uniform(0, 1)), False, False, {}
+
+  def render(self):
+    return self._random.randint(0, 256, (64, 64, 3), dtype=np.uint8)
+
+
+def _take_fault(path):
+  try:
+    with open(path) as f:
+      left = int(f.read().strip() or 0)
+  except FileNotFoundError:
+    return False
+  if left <= 0:
+    return False
+  with open(path, 'w') as f:
+    f.write(str(left - 1))
+  return True
+
+
+def faulty_env(faults, fault, at, settings, seed=None):
+  """An env family (tasks.TaskSpec) around FaultyEnv, with the dummy task's wrappers."""
+  from planet.control import wrappers
+  from planet.scripts import tasks
+  env = wrappers.ActionRepeat(FaultyEnv(faults, fault, at), settings.action_repeat)
+  env = gymnasium.wrappers.TimeLimit(env, settings.max_length)
+  return tasks._finish(env)
+
+
+@pytest.fixture
+def faulty_task(register_task, tmp_path):
+  """`make(fault, times, at=3)` registers a task whose env fails `times` times; returns its name."""
+  from planet.scripts import tasks
+
+  def make(fault='raise', times=1, at=3, name='faulty'):
+    counter = str(tmp_path / f'{name}_faults')
+    with open(counter, 'w') as f:
+      f.write(str(times))
+    spec = tasks.TaskSpec(faulty_env, 1, ('reward',), {'faults': counter, 'fault': fault, 'at': at})
+    return register_task(name, spec)
+  return make

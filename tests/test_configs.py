@@ -1,10 +1,12 @@
 """Params: defaults, the debug config, parsing, and one-line errors for bad input (spec 1.2, 1.3, 2)."""
 
+import dataclasses
 import os
 
 import pytest
 
 from planet.errors import ConfigError
+from planet.scripts import build
 from planet.scripts import configs
 
 
@@ -42,11 +44,11 @@ def test_hash_is_read_as_comma():
 
 def test_collect_specs_get_the_fallbacks():
   params = configs.resolve({'train_collects': [{'every': 100}], 'collect_every': 300})
-  train, = configs.collect_specs(params, 'train')
+  train, = map(dataclasses.asdict, build.collects(params, 'train'))
   assert train == {'name': 'main', 'batch_size': 1, 'horizon': 12, 'objective': 'reward',
                    'after': 300, 'every': 100, 'until': -1, 'action_noise': 0.3,
                    'action_noise_ramp': 0, 'action_noise_min': 0.0, 'prefix': 'train'}
-  test, = configs.collect_specs(params, 'test')
+  test, = map(dataclasses.asdict, build.collects(params, 'test'))
   assert test['action_noise'] == 0.0 and test['prefix'] == 'test'
 
 

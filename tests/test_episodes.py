@@ -101,9 +101,8 @@ def test_reload_and_dummy_loaders(tmp_path):
 
 def test_dataset_batches_preprocessed_chunks(tmp_path):
   write_episodes(tmp_path, [21, 21])
-  params = {'batch_shape': [3, 10], 'loader': 'recent', 'loader_every': 5, 'num_chunks': 1,
-            'image_bits': 5}
-  batch = next(iter(dataset.dataset(str(tmp_path), params, seed=0)))
+  batch = next(iter(dataset.dataset(
+      str(tmp_path), [3, 10], loader='recent', loader_every=5, num_chunks=1, image_bits=5, seed=0)))
   assert batch['image'].shape == (3, 10, 64, 64, 3)
   assert batch['action'].shape == (3, 10, 2)
   assert batch['reward'].shape == (3, 10)

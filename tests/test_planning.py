@@ -104,9 +104,8 @@ def test_agent_noise(small_model):
 @pytest.mark.parametrize('batch_size', [1, 3])
 def test_in_graph_episode_matches_the_python_loop(tmp_path, dummy_model, batch_size):
   from planet.control import simulate
-  from planet.scripts import tasks
   params = configs.resolve({'tasks': ['dummy'], 'planner_iterations': 0}, 'debug')
-  task = tasks.task('dummy', params)
+  task = build.task('dummy', params)
   agent = mpc_agent.MPCAgent(dummy_model, batch_size, horizon=3, amount=8, topk=2, iterations=0)
   results = []
   for in_graph in (False, True):
@@ -120,7 +119,7 @@ def test_in_graph_episode_matches_the_python_loop(tmp_path, dummy_model, batch_s
     assert first['length'] == second['length'] == 20
     np.testing.assert_allclose(first['returns'], second['returns'], rtol=1e-5)
   assert len(set(r['return'] for r in python)) == 2  # the second episode differs from the first
-  assert simulation._in_graph.run_graph.experimental_get_tracing_count() == 1
+  assert simulation._loop.run_graph.experimental_get_tracing_count() == 1
   for name in ('True', 'False'):
     files = sorted((tmp_path / name).iterdir())
     assert len(files) == 2 * batch_size
@@ -128,10 +127,9 @@ def test_in_graph_episode_matches_the_python_loop(tmp_path, dummy_model, batch_s
 
 def test_in_graph_episode_with_noise_and_planning(tmp_path, dummy_model):
   from planet.control import simulate
-  from planet.scripts import tasks
   params = configs.resolve({'tasks': ['dummy']}, 'debug')
   agent = mpc_agent.MPCAgent(dummy_model, 2, horizon=3, amount=8, topk=2, iterations=2)
-  simulation = simulate.Simulation(tasks.task('dummy', params), agent, str(tmp_path), seed=1,
+  simulation = simulate.Simulation(build.task('dummy', params), agent, str(tmp_path), seed=1,
                                    batch_size=2, isolate='thread', in_graph=True)
   result = simulation.run(0.3)
   simulation.close()

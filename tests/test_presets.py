@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from planet.control import wrappers
+from planet.scripts import build
 from planet.scripts import configs
 from planet.scripts import tasks
 from planet.scripts import train
@@ -66,7 +67,7 @@ def test_debug_sized_run_of_every_preset(tmp_path, name):
 
 def test_multi_task_envs_are_padded_and_image_only():
   params = configs.resolve({'tasks': ['cartpole_swingup', 'cheetah_run']})
-  task_list = tasks.tasks(params)
+  task_list = build.tasks(params)
   assert [t.state_components for t in task_list] == [['reward'], ['reward']]
   for task, own in zip(task_list, (1, 6)):
     env = task.env_ctor(seed=0)
@@ -96,10 +97,10 @@ def test_pad_actions_sends_only_the_envs_own_dimensions():
   assert len(received) == 1 and received[0].tolist() == [0.25]
 
 
-def test_multi_task_seed_counts_are_shared(tmp_path):
+def test_multi_task_seed_counts_are_shared(tmp_path, second_dummy):
   from planet.control import simulate
-  params = configs.resolve({'tasks': ['dummy', 'dummy']}, 'debug')
-  task_list = tasks.tasks(params)
+  params = configs.resolve({'tasks': ['dummy', second_dummy]}, 'debug')
+  task_list = build.tasks(params)
   train_dir, test_dir = str(tmp_path / 'train'), str(tmp_path / 'test')
   simulate.collect_initial_episodes(task_list, train_dir, test_dir, 2, 0)
   assert episodes.count(train_dir) == 4 and episodes.count(test_dir) == 4

@@ -118,7 +118,7 @@ def test_heartbeat_detects_a_takeover(tmp_path):
   assert not os.path.exists(os.path.join(logdir, 'FAIL'))
 
 
-def test_failing_run_writes_done_and_fail(tmp_path):
+def test_failing_run_writes_fail_and_is_never_done(tmp_path):
   def failing(logdir):
     yield 1
     raise ValueError('boom')
@@ -129,8 +129,35 @@ def test_failing_run_writes_done_and_fail(tmp_path):
     list(run)
   except ValueError:
     pass
-  assert os.path.exists(tmp_path / '00001' / 'DONE')
+  assert not os.path.exists(tmp_path / '00001' / 'DONE')
   assert 'ValueError: boom' in (tmp_path / '00001' / 'FAIL').read_text()
+  assert running.failure(str(tmp_path / '00001')) == 'ValueError: boom'
+  # Another worker leaves it alone and reports it as failed, not as completed.
+  again = running.Experiment(str(tmp_path), failing, num_runs=1)
+  assert list(again) == []
+  assert again.failed == {str(tmp_path / '00001'): 'ValueError: boom'}
+
+
+def test_retry_failed_resumes_the_run(tmp_path):
+  calls = []
+
+  def start(logdir):
+    calls.append('start')
+
+  def resume(logdir):
+    calls.append('resume')
+
+  def process(logdir):
+    yield 1
+
+  (tmp_path / '00001').mkdir()
+  (tmp_path / '00001' / 'PING').write_text('{}')
+  (tmp_path / '00001' / 'FAIL').write_text('Traceback:\n  File "x"\nValueError: boom\n')
+  experiment = running.Experiment(str(tmp_path), process, start, resume, retry_failed=True)
+  for run in experiment:
+    assert list(run) == [1]
+  assert calls == ['resume'] and experiment.failed == {}
+  assert (tmp_path / '00001' / 'DONE').exists() and not (tmp_path / '00001' / 'FAIL').exists()
 
 
 def test_resume_runs_false_skips_started_runs(tmp_path):

@@ -5,14 +5,18 @@ import os
 import pytest
 
 from planet.control import simulate
+from planet.scripts import build
 from planet.scripts import configs
-from planet.scripts import tasks
 from planet.tools import episodes
-from planet.training import trainer
+from planet.tools import schedule
+
+
+def phases_of(params):
+  return schedule.phases(params['train_steps'], params['test_steps'], params['checkpoint_every'])
 
 
 def test_default_epoch_accounting():
-  phases = trainer.phases(configs.resolve({}))
+  phases = phases_of(configs.resolve({}))
   assert [(p.name, p.steps) for p in phases] == [('train', 50000), ('test', 50)]
   cases = {  # global step: (phase, phase step, summary step)
       0: ('train', 0, 0),
@@ -22,21 +26,21 @@ def test_default_epoch_accounting():
       100050: ('test', 50, 50000),
   }
   for step, expected in cases.items():
-    phase, phase_step, summary_step = trainer.locate(phases, step)
+    phase, phase_step, summary_step = schedule.locate(phases, step)
     assert (phase.name, phase_step, summary_step) == expected
 
 
 def test_debug_timeline_of_spec_7_9():
   params = configs.resolve({'max_steps': 30}, 'debug')
-  phases = trainer.phases(params)
-  spec, = configs.collect_specs(params, 'train')
+  phases = phases_of(params)
+  spec, = build.collects(params, 'train')
   rows = []
   for step in range(0, 30, 5):
-    phase, phase_step, _ = trainer.locate(phases, step)
-    log = trainer.schedule.is_every(phase_step, 5, phase.log_every)
-    report = trainer.schedule.is_every(phase_step, 5, phase.report_every)
-    collect = phase.name == 'train' and trainer.schedule.binary(
-        phase_step, 5, spec['after'], spec['every'], spec['until'])
+    phase, phase_step, _ = schedule.locate(phases, step)
+    log = schedule.is_every(phase_step, 5, phase.log_every)
+    report = schedule.is_every(phase_step, 5, phase.report_every)
+    collect = phase.name == 'train' and schedule.binary(
+        phase_step, 5, spec.after, spec.every, spec.until)
     rows.append((step, phase.name, phase_step, log, report, collect))
   assert rows == [
       (0, 'train', 0, False, False, False),
@@ -49,7 +53,7 @@ def test_debug_timeline_of_spec_7_9():
 
 
 def test_phase_with_zero_steps_is_left_out():
-  phases = trainer.phases(configs.resolve({'test_steps': 0}))
+  phases = phases_of(configs.resolve({'test_steps': 0}))
   assert [p.name for p in phases] == ['train']
 
 
@@ -57,10 +61,10 @@ def test_phase_with_zero_steps_is_left_out():
 def finished(tmp_path_factory):
   logdir = str(tmp_path_factory.mktemp('run'))
   params = configs.resolve({'tasks': ['dummy'], 'max_steps': 60, 'seed': 0}, 'debug')
-  task_list = tasks.tasks(params)
+  task_list = build.tasks(params)
   simulate.collect_initial_episodes(
       task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'), 1, 0)
-  run = trainer.Trainer(params, logdir, task_list)
+  run = build.trainer(params, logdir, task_list)
   scores = list(run.run())
   return logdir, run, scores
 
@@ -75,13 +79,13 @@ def test_one_score_per_test_phase(finished):
 
 def test_hot_paths_trace_once(finished):
   _, run, _ = finished
-  assert run._steps['train'].experimental_get_tracing_count() == 1
-  assert run._steps['test'].experimental_get_tracing_count() == 1
-  assert len(run._agents) == 1  # train and test collects share one agent
+  assert run.learner.functions()['train'].experimental_get_tracing_count() == 1
+  assert run.learner.functions()['test'].experimental_get_tracing_count() == 1
+  assert len(run._make_simulation.agents) == 1  # train and test collects share one agent
   # Episodes run in-graph (simulate_in_graph: True): one trace per simulation for all its episodes.
   assert len(run._simulations) == 2
   for simulation in run._simulations.values():
-    assert simulation._in_graph.run_graph.experimental_get_tracing_count() == 1
+    assert simulation._loop.run_graph.experimental_get_tracing_count() == 1
 
 
 def test_episodes_and_checkpoint(finished):
@@ -93,7 +97,7 @@ def test_episodes_and_checkpoint(finished):
 
 
 def test_progress_line():
-  progress = trainer.Progress(max_steps=10000, step=1000, every=60)
+  progress = schedule.Progress(max_steps=10000, step=1000, every=60)
   assert progress.update('train', 1500, 7, now=progress._start_time + 30) is None  # too soon
   line = progress.update('train', 2000, 8, now=progress._start_time + 100)
   assert line == ('Progress: train phase, step 2,000/10,000 (20.0%), 8 train episodes, '

@@ -7,6 +7,7 @@ from gymnasium import spaces
 
 from planet.control import simulate
 from planet.control import wrappers
+from planet.scripts import build
 from planet.scripts import configs
 from planet.scripts import tasks
 from planet.tools import episodes
@@ -14,6 +15,8 @@ from planet.tools import episodes
 
 class CountingEnv(gymnasium.Env):
   """The image shows the step count; the reward is the action that was taken."""
+
+  render_mode = 'rgb_array'
 
   def __init__(self):
     self.observation_space = spaces.Dict({})
@@ -34,16 +37,18 @@ class CountingEnv(gymnasium.Env):
 
 def test_recorded_alignment(tmp_path):
   env = CountingEnv()
-  env = wrappers.MaximumDuration(env, 6)
-  env = wrappers.PixelObservations(env)
+  env = gymnasium.wrappers.TimeLimit(env, 6)
+  env = gymnasium.wrappers.AddRenderObservation(env, render_only=False, render_key='image')
   env = wrappers.ConvertTo32Bit(env)
-  env = wrappers.CollectEpisodes(env, str(tmp_path))
+  paths = []
+  env = wrappers.RecordEpisodes(env, lambda episode: paths.append(
+      episodes.save(str(tmp_path), episode)))
   env.reset()
   actions = [0.1, -0.2, 0.3, -0.4, 0.5, -0.6]
   for action in actions:
     *_, terminated, truncated, info = env.step(np.array([action], np.float32))
   assert truncated and not terminated
-  episode = episodes.load(info['episode_path'])
+  episode = episodes.load(paths[0])
   assert len(episode['image']) == 7  # decisions + 1
   np.testing.assert_array_equal(episode['image'][:, 0, 0, 0], np.arange(7))
   # Index 0: reset image, zero action, zero reward; index t: the action that led to image t.
@@ -53,7 +58,7 @@ def test_recorded_alignment(tmp_path):
 
 
 def test_action_repeat_sums_rewards_and_stops_at_the_end():
-  env = wrappers.ActionRepeat(wrappers.MaximumDuration(CountingEnv(), 5), 3)
+  env = wrappers.ActionRepeat(gymnasium.wrappers.TimeLimit(CountingEnv(), 5), 3)
   env.reset()
   _, reward, _, truncated, _ = env.step(np.array([0.5]))
   assert reward == 1.5 and not truncated
@@ -62,13 +67,14 @@ def test_action_repeat_sums_rewards_and_stops_at_the_end():
 
 
 def test_step_before_reset_is_an_error():
-  with pytest.raises(RuntimeError, match='reset'):
-    wrappers.MaximumDuration(CountingEnv(), 5).step(np.zeros(1))
+  env = build.task('dummy', configs.resolve({'tasks': ['dummy']})).env_ctor()
+  with pytest.raises(gymnasium.error.ResetNeeded, match='reset'):
+    env.step(np.zeros(1, np.float32))
 
 
 def test_dummy_task():
   params = configs.resolve({'tasks': ['dummy']})
-  task = tasks.task('dummy', params)
+  task = build.task('dummy', params)
   assert task.max_length == 1000 and task.state_components == ['reward']
   env = task.env_ctor(seed=0)
   obs, _ = env.reset()
@@ -78,7 +84,7 @@ def test_dummy_task():
 
 def test_random_episodes_of_the_debug_length(tmp_path):
   params = configs.resolve({'tasks': ['dummy']}, 'debug')
-  task = tasks.task('dummy', params)
+  task = build.task('dummy', params)
   assert task.max_length == 20  # 1000 // action_repeat 50
   simulate.random_episodes(task, str(tmp_path), 2, seed=0)
   names = episodes.filenames(str(tmp_path))
@@ -101,7 +107,7 @@ TABLE = {  # name: (action repeat, max length, state components, action dim), sp
 def test_dm_control_tasks(name):
   repeat, length, components, action_dim = TABLE[name]
   assert tasks.action_repeat(name) == repeat
-  task = tasks.task(name, configs.resolve({'tasks': [name]}))
+  task = build.task(name, configs.resolve({'tasks': [name]}))
   assert task.max_length == length
   assert task.state_components == ['reward'] + components
   env = task.env_ctor(seed=0)
@@ -118,12 +124,12 @@ def test_dm_control_tasks(name):
 
 def test_action_repeat_param_changes_max_length():
   params = configs.resolve({'tasks': ['cheetah_run'], 'action_repeat': 2})
-  assert tasks.task('cheetah_run', params).max_length == 500
+  assert build.task('cheetah_run', params).max_length == 500
 
 
 def test_cartpole_episode_is_125_decisions():
   params = configs.resolve({'tasks': ['cartpole_balance']})
-  env = tasks.task('cartpole_balance', params).env_ctor(seed=0)
+  env = build.task('cartpole_balance', params).env_ctor(seed=0)
   env.reset()
   steps, done = 0, False
   while not done:
@@ -137,7 +143,7 @@ def test_cartpole_episode_is_125_decisions():
 @pytest.mark.parametrize('name', ['cheetah_run', 'walker_walk', 'finger_spin'])
 def test_small_offscreen_buffer_renders_the_same_pixels(name):
   from dm_control import suite
-  domain, task_name = tasks.DM_CONTROL[name][:2]
+  domain, task_name = (tasks.TASKS[name].options[key] for key in ('domain', 'task'))
   env = wrappers.DeepMindEnv(domain, task_name, seed=5)
   assert env._env.physics.model.vis.global_.offwidth == 64
   reference = suite.load(domain, task_name, task_kwargs={'random': 5})
@@ -158,7 +164,7 @@ def test_small_offscreen_buffer_renders_the_same_pixels(name):
 def test_gym_tasks(name, shapes, action_dim):
   pytest.importorskip('Box2D' if name == 'gym_racecar' else 'mujoco')
   params = configs.resolve({'tasks': [name]}, 'debug')
-  task = tasks.task(name, params)
+  task = build.task(name, params)
   assert task.max_length == 20 and task.state_components[0] == 'reward'
   env = task.env_ctor(seed=0)
   obs, _ = env.reset()
@@ -175,12 +181,12 @@ def test_gym_tasks(name, shapes, action_dim):
   env.close()
 
 
-def test_normalize_actions_maps_to_the_original_bounds():
+def test_normalized_actions_map_to_the_original_bounds():
+  # The gym tasks' stack (gymnasium's RescaleAction): [-1, 1] -> each dimension's own bounds.
   class Box(CountingEnv):
     def __init__(self):
       super().__init__()
-      self.action_space = spaces.Box(np.array([0, -2, -np.inf], np.float32),
-                                     np.array([1, 2, np.inf], np.float32))
+      self.action_space = spaces.Box(np.array([0, -2], np.float32), np.array([1, 2], np.float32))
       self.received = None
 
     def step(self, action):
@@ -188,11 +194,11 @@ def test_normalize_actions_maps_to_the_original_bounds():
       return super().step(action)
 
   inner = Box()
-  env = wrappers.NormalizeActions(inner)
-  np.testing.assert_array_equal(env.action_space.low, [-1, -1, -np.inf])
+  env = tasks._gym_common(inner, tasks.Settings(1, 10))
+  np.testing.assert_array_equal(env.action_space.low, [-1, -1])
   env.reset()
-  env.step(np.array([-1.0, 0.5, 7.0], np.float32))
-  np.testing.assert_allclose(inner.received, [0.0, 1.0, 7.0])
+  env.step(np.array([-1.0, 0.5], np.float32))
+  np.testing.assert_allclose(inner.received, [0.0, 1.0])
 
 
 def test_minimum_duration_hides_early_ends():

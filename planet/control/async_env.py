@@ -1,15 +1,18 @@
-"""Environments isolated in a worker thread or process (spec 3.6: `isolate_envs: thread | process`).
+"""Environments in the caller's thread or isolated in a worker thread or process, behind one class.
 
-`AsyncEnv(constructor, strategy)` builds the env inside the worker and talks to it over a pipe:
+`AsyncEnv(constructor, strategy)` with strategy `none` builds the env in the caller's thread; with
+`thread` or `process` it builds it inside a worker and talks to it over a pipe. The API is the same:
 `step` and `reset` can be non-blocking (`blocking=False` returns a promise, a callable that waits for
-the result), worker exceptions are re-raised in the caller with the worker's traceback, and `close` ends
-the worker. Process workers are started with the `spawn` method (never `fork` after TensorFlow has
-started threads), are daemons, and are closed at exit, so no child outlives the parent.
+the result), worker exceptions are re-raised in the caller as WorkerError with the worker's traceback, a
+worker that dies is reported as WorkerDied (with its exit code or signal) and can be `restart()`ed, and
+`close` ends the worker. Process workers are started with the `spawn` method (never `fork` after
+TensorFlow has started threads), are daemons, and are closed at exit, so no child outlives the parent.
 """
 
 import atexit
 import multiprocessing
 import multiprocessing.dummy
+import signal
 import threading
 import traceback
 import weakref
@@ -18,10 +21,15 @@ import numpy as np
 
 _ACCESS, _CALL, _RESULT, _EXCEPTION, _CLOSE = range(5)
 _OPEN = weakref.WeakSet()
+STRATEGIES = ('none', 'thread', 'process')
 
 
 class WorkerError(RuntimeError):
   """An exception inside an environment worker; its message holds the worker's traceback."""
+
+
+class WorkerDied(WorkerError):
+  """The worker process ended without being asked to (killed, crashed in C code, out of memory)."""
 
 
 def _worker(constructor, conn):
@@ -56,37 +64,63 @@ def _worker(constructor, conn):
     conn.close()
 
 
+def _how(exitcode):
+  if exitcode is None:
+    return 'it stopped answering'
+  if exitcode < 0:
+    try:
+      return f'killed by signal {signal.Signals(-exitcode).name}'
+    except ValueError:
+      return f'killed by signal {-exitcode}'
+  return f'exit code {exitcode}'
+
+
 class AsyncEnv:
-  """A gymnasium env running in a worker thread or process."""
+  """A gymnasium env in the caller's thread (`none`), a worker thread or a worker process."""
 
   def __init__(self, constructor, strategy='thread'):
-    if strategy == 'thread':
+    if strategy not in STRATEGIES:
+      raise ValueError(f'isolation strategy {strategy!r}; allowed: thread, process, or none')
+    self._constructor = constructor
+    self._strategy = strategy
+    self._lock = threading.Lock()
+    self._start()
+    self.observation_space = self.access('observation_space')
+    self.action_space = self.access('action_space')
+
+  def _start(self):
+    self._closed = False
+    self._env = self._worker = self._conn = None
+    if self._strategy == 'none':
+      self._env = self._constructor()
+      return
+    if self._strategy == 'thread':
       self._conn, worker_conn = multiprocessing.dummy.Pipe()
       start = threading.Thread
-    elif strategy == 'process':
+    else:
       context = multiprocessing.get_context('spawn')
       self._conn, worker_conn = context.Pipe()
       start = context.Process
-    else:
-      raise ValueError(f'isolation strategy {strategy!r}; allowed: thread, process')
-    self._worker = start(target=_worker, args=(constructor, worker_conn), daemon=True)
+    self._worker = start(target=_worker, args=(self._constructor, worker_conn), daemon=True)
     self._worker.start()
-    self._strategy = strategy
-    self._closed = False
-    self._lock = threading.Lock()
-    self._pending = 0
     _OPEN.add(self)
-    self.observation_space = self.access('observation_space')
-    self.action_space = self.access('action_space')
+
+  @property
+  def strategy(self):
+    return self._strategy
+
+  def alive(self):
+    """False when the worker died; True for `none` and for a closed env's live worker."""
+    return self._worker is None or self._worker.is_alive()
 
   def _receive(self):
     try:
       message, payload = self._conn.recv()
-    except (EOFError, ConnectionResetError, OSError):
+    except (EOFError, ConnectionResetError, BrokenPipeError, OSError):
+      self._worker.join(1)
+      how = _how(getattr(self._worker, 'exitcode', None))
       self.close()
-      raise WorkerError(f'environment worker ({self._strategy}) died unexpectedly') from None
-    finally:
-      self._pending -= 1
+      raise WorkerDied(f'environment worker ({self._strategy}) died: {how}') from None
     if message == _EXCEPTION:
       self.close()
       raise WorkerError(f'in environment worker ({self._strategy}):\n{payload}')
@@ -95,15 +129,27 @@ class AsyncEnv:
   def _send(self, message, payload):
     if self._closed:
       raise RuntimeError('environment is closed')
-    self._conn.send((message, payload))
-    self._pending += 1
+    try:
+      self._conn.send((message, payload))
+    except (BrokenPipeError, ConnectionResetError, OSError):
+      self._worker.join(1)
+      how = _how(getattr(self._worker, 'exitcode', None))
+      self.close()
+      raise WorkerDied(f'environment worker ({self._strategy}) died: {how}') from None
 
   def access(self, name):
-    """The value of an attribute of the env in the worker."""
+    """The value of an attribute of the env."""
+    if self._env is not None:
+      return getattr(self._env, name)
     self._send(_ACCESS, name)
     return self._receive()
 
   def call(self, name, *args, blocking=True, **kwargs):
+    if self._env is not None:
+      if self._closed:
+        raise RuntimeError('environment is closed')
+      result = getattr(self._env, name)(*args, **kwargs)
+      return result if blocking else lambda: result
     self._send(_CALL, (name, args, kwargs))
     return self._receive() if blocking else self._receive
 
@@ -116,10 +162,18 @@ class AsyncEnv:
   def render(self):
     return self.call('render')
 
+  def restart(self):
+    """Closes the env (or what is left of its worker) and builds a new one with the constructor."""
+    self.close()
+    self._start()
+
   def close(self):
     if self._closed:
       return
     self._closed = True
+    if self._env is not None:
+      self._env.close()
+      return
     try:
       self._conn.send((_CLOSE, None))
     except (OSError, ValueError):
@@ -144,7 +198,7 @@ def _close_all():
 
 
 class BatchEnv:
-  """Steps several envs at once: all actions are sent, then all results gathered (spec 3.6).
+  """Steps several AsyncEnvs at once: all actions are sent, then all results gathered.
 
   The envs must share their observation and action spaces. An action outside the action space is a
   ValueError. `reset(indices)` resets only the given envs.
@@ -162,12 +216,6 @@ class BatchEnv:
   def __len__(self):
     return len(self.envs)
 
-  def _call(self, env, name, *args):
-    if isinstance(env, AsyncEnv):
-      return getattr(env, name)(*args, blocking=False)
-    result = getattr(env, name)(*args)
-    return lambda: result
-
   def step(self, actions, indices=None):
     """Steps envs `indices` (default all) with their rows of `actions`; returns their results."""
     indices = range(len(self.envs)) if indices is None else indices
@@ -175,21 +223,25 @@ class BatchEnv:
       if not self.action_space.contains(actions[index]):
         raise ValueError(f'invalid action for env {index}: {actions[index]!r}; '
                          f'allowed: {self.action_space}')
-    promises = [self._call(self.envs[i], 'step', actions[i]) for i in indices]
+    promises = [self.envs[i].step(actions[i], blocking=False) for i in indices]
     return [promise() for promise in promises]
 
-  def reset(self, indices=None):
+  def reset(self, indices=None, seeds=None):
+    """Resets envs `indices` (default all), each with its entry of `seeds` if given."""
     indices = range(len(self.envs)) if indices is None else indices
-    promises = [self._call(self.envs[i], 'reset') for i in indices]
+    promises = [self.envs[i].reset(blocking=False, **({} if seeds is None else {'seed': seeds[i]}))
+                for i in indices]
     return [promise() for promise in promises]
 
-  def reset_images(self):
-    """Resets every env; returns their stacked `image` observations."""
-    return np.stack([obs['image'] for obs, _ in self.reset()])
+  def reset_images(self, seeds=None):
+    """Resets every env; returns their stacked `image` observations and all-False done flags."""
+    images = np.stack([obs['image'] for obs, _ in self.reset(seeds=seeds)])
+    return images, np.zeros(len(self.envs), bool)
 
   def step_images(self, actions, done, images):
-    """Steps the envs not yet `done`, writing their new images into `images` in place. Returns the
-    rewards (0 for envs already done) and the new done flags."""
+    """Steps the envs not yet `done`. Returns new images (an env that is done keeps its last image),
+    the rewards (0 for envs already done) and the new done flags."""
+    images = np.array(images)
     rewards = np.zeros(len(self.envs), np.float32)
     ends = np.array(done, bool)
     active = np.flatnonzero(~ends)
@@ -197,7 +249,18 @@ class BatchEnv:
       images[index] = obs['image']
       rewards[index] = reward
       ends[index] = terminated or truncated
-    return rewards, ends
+    return images, rewards, ends
+
+  def dead(self):
+    """The indices of envs whose worker died."""
+    return [i for i, env in enumerate(self.envs) if not env.alive()]
+
+  def restart_dead(self):
+    """Restarts the envs whose worker died; returns their indices."""
+    dead = self.dead()
+    for index in dead:
+      self.envs[index].restart()
+    return dead
 
   def close(self):
     for env in self.envs:

@@ -1,5 +1,10 @@
 """Environment wrappers with gymnasium's API (reset -> (obs, info); step -> obs, reward, terminated,
-truncated, info). Observations are dicts of float32 arrays plus the uint8 `image` (spec 3.2, 3.3)."""
+truncated, info). Observations are dicts of float32 arrays plus the uint8 `image`.
+
+Task stacks use gymnasium's own wrappers where they do the job (TimeLimit, OrderEnforcing,
+AddRenderObservation, FilterObservation, RescaleAction, TransformObservation; see scripts/tasks.py).
+The classes here are the ones gymnasium lacks or where the behaviour must differ, each saying why.
+"""
 
 import gymnasium
 import numpy as np
@@ -9,7 +14,9 @@ from planet.control import rendering
 
 
 class DeepMindEnv(gymnasium.Env):
-  """A dm_control suite task as a gymnasium env. Renders 64x64 pixels directly with MuJoCo."""
+  """A dm_control suite task as a gymnasium env (gymnasium has no dm_control adapter). Renders 64x64
+  pixels directly with MuJoCo. `reset(seed=s)` reseeds the task's random state, so an episode is a
+  function of its seed."""
 
   metadata = {'render_modes': ['rgb_array']}
 
@@ -38,6 +45,8 @@ class DeepMindEnv(gymnasium.Env):
 
   def reset(self, *, seed=None, options=None):
     super().reset(seed=seed)
+    if seed is not None:
+      self._env.task.random.seed(seed)
     return self._obs(self._env.reset()), {}
 
   def step(self, action):
@@ -59,7 +68,8 @@ class DeepMindEnv(gymnasium.Env):
 
 class DummyEnv(gymnasium.Env):
   """A fast env for tests that needs no MuJoCo: random uint8 64x64 images, a 1-dim action in [-1, 1],
-  rewards uniform in [0, 1), 1000-step episodes (cut shorter by ActionRepeat and MaximumDuration)."""
+  rewards uniform in [0, 1), 1000-step episodes (cut shorter by the action repeat and time limit).
+  `reset(seed=s)` reseeds the images and rewards."""
 
   metadata = {'render_modes': ['rgb_array']}
 
@@ -72,6 +82,8 @@ class DummyEnv(gymnasium.Env):
 
   def reset(self, *, seed=None, options=None):
     super().reset(seed=seed)
+    if seed is not None:
+      self._random = np.random.RandomState(seed)
     self._step = 0
     return {}, {}
 
@@ -84,7 +96,8 @@ class DummyEnv(gymnasium.Env):
 
 
 class ActionRepeat(gymnasium.Wrapper):
-  """Repeats an action `amount` times, stopping early at the episode's end; sums the rewards."""
+  """Repeats an action `amount` times, stopping early at the episode's end; sums the rewards.
+  (gymnasium's RepeatAction-like wrappers are Atari-specific or keep only the last reward.)"""
 
   def __init__(self, env, amount):
     super().__init__(env)
@@ -100,60 +113,31 @@ class ActionRepeat(gymnasium.Wrapper):
     return obs, total, terminated, truncated, info
 
 
-class MaximumDuration(gymnasium.Wrapper):
-  """Truncates episodes after `duration` decisions; stepping before reset is an error."""
+class MinimumDuration(gymnasium.Wrapper):
+  """Hides the end of an episode until `duration` steps have passed (episodes at least one chunk
+  long). gymnasium has no such wrapper."""
 
   def __init__(self, env, duration):
     super().__init__(env)
     self._duration = duration
-    self._step = None
+    self._step = 0
 
   def reset(self, **kwargs):
     self._step = 0
     return self.env.reset(**kwargs)
 
   def step(self, action):
-    if self._step is None:
-      raise RuntimeError('Must reset environment.')
     obs, reward, terminated, truncated, info = self.env.step(action)
     self._step += 1
-    if self._step >= self._duration:
-      truncated = True
-    if terminated or truncated:
-      self._step = None
+    if self._step < self._duration:
+      terminated = truncated = False
     return obs, reward, terminated, truncated, info
 
 
-class PixelObservations(gymnasium.Wrapper):
-  """Adds the rendered frame to the dict observation as uint8 `image` (resized if needed)."""
-
-  def __init__(self, env, size=(64, 64), key='image'):
-    super().__init__(env)
-    self._size = tuple(size)
-    self._key = key
-    self.observation_space = spaces.Dict({
-        **env.observation_space.spaces, key: spaces.Box(0, 255, self._size + (3,), np.uint8)})
-
-  def reset(self, **kwargs):
-    obs, info = self.env.reset(**kwargs)
-    return self._add(obs), info
-
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    return self._add(obs), reward, terminated, truncated, info
-
-  def _add(self, obs):
-    image = self.env.render()
-    if image.shape[:2] != self._size:
-      from skimage.transform import resize
-      image = resize(image, self._size, order=1, mode='edge', preserve_range=True)
-    if image.dtype != np.uint8:
-      image = np.clip(image * 255 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
-    return {**obs, self._key: image}
-
-
 class ConvertTo32Bit(gymnasium.Wrapper):
-  """float64 -> float32, int64 -> int32; a non-finite observation or reward is an error."""
+  """float64 -> float32, int64 -> int32 for every entry of a dict observation, the reward as float32;
+  a non-finite observation or reward is an error. (gymnasium's DtypeObservation converts a single Box
+  to one dtype and checks nothing.)"""
 
   def reset(self, **kwargs):
     obs, info = self.env.reset(**kwargs)
@@ -179,61 +163,10 @@ class ConvertTo32Bit(gymnasium.Wrapper):
     return converted
 
 
-class CollectEpisodes(gymnasium.Wrapper):
-  """Records each episode and writes it to `outdir` as .npz when it ends (spec 3.5 alignment).
-
-  Index 0 holds the reset observation with a zero action and zero reward; index t holds the observation
-  after action a_{t-1}, that same action and its reward. So an episode of N decisions has N + 1 frames.
-  """
-
-  def __init__(self, env, outdir):
-    super().__init__(env)
-    self._outdir = outdir
-    self._episode = None
-    self.last_episode = None
-
-  def reset(self, **kwargs):
-    obs, info = self.env.reset(**kwargs)
-    zero = np.zeros(self.env.action_space.shape, np.float32)
-    self._episode = [{**obs, 'action': zero, 'reward': np.float32(0.0)}]
-    return obs, info
-
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    action = np.asarray(action, np.float32)
-    self._episode.append({**obs, 'action': action, 'reward': np.float32(reward)})
-    if terminated or truncated:
-      episode = {k: np.stack([step[k] for step in self._episode]) for k in self._episode[0]}
-      self.last_episode = episode
-      if self._outdir:
-        from planet.tools import episodes
-        info = dict(info)
-        info['episode_path'] = episodes.save(self._outdir, episode)
-      self._episode = None
-    return obs, reward, terminated, truncated, info
-
-
-class SelectObservations(gymnasium.Wrapper):
-  """Keeps only `keys` of the dict observation."""
-
-  def __init__(self, env, keys):
-    super().__init__(env)
-    self._keys = list(keys)
-    self.observation_space = spaces.Dict({k: env.observation_space[k] for k in self._keys})
-
-  def reset(self, **kwargs):
-    obs, info = self.env.reset(**kwargs)
-    return {k: obs[k] for k in self._keys}, info
-
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    return {k: obs[k] for k in self._keys}, reward, terminated, truncated, info
-
-
 class PadActions(gymnasium.Wrapper):
   """Exposes the union of several Box action spaces: as long as the longest, each dimension's bounds
   the min of the lows and max of the highs of the spaces that have it. Steps the wrapped env with its
-  own leading dimensions only."""
+  own leading dimensions only. (Several tasks share one agent; gymnasium has nothing like it.)"""
 
   def __init__(self, env, action_spaces):
     super().__init__(env)
@@ -251,96 +184,35 @@ class PadActions(gymnasium.Wrapper):
     return self.env.step(np.asarray(action)[:self._own])
 
 
-class GymEnv(gymnasium.Wrapper):
-  """A registered gymnasium env with rgb_array rendering; `kwargs` go to gymnasium.make."""
+class RecordEpisodes(gymnasium.Wrapper):
+  """Records each episode and hands it to `on_episode` (if given) when it ends; the last one stays in
+  `last_episode`. Saving is the callback's business, so wrappers do not depend on the episode store.
 
-  def __init__(self, name, seed=None, **kwargs):
-    rendering.preload_mesa()
-    env = gymnasium.make(name, render_mode='rgb_array', **kwargs)
+  Alignment: index 0 holds the reset observation with a zero action and zero reward; index t holds the
+  observation after action a_{t-1}, that same action and its reward. So an episode of N decisions has
+  N + 1 frames, and `action[t]` is the action that led to observation t.
+  """
+
+  def __init__(self, env, on_episode=None):
     super().__init__(env)
-    self._seed = seed
-
-  def reset(self, **kwargs):
-    if self._seed is not None:  # Seed the first reset only; later episodes continue the sequence.
-      kwargs.setdefault('seed', self._seed)
-      self._seed = None
-    return self.env.reset(**kwargs)
-
-
-class NormalizeActions(gymnasium.Wrapper):
-  """Exposes [-1, 1] for every dimension with finite bounds; maps a to (a + 1) / 2 * (high - low) + low."""
-
-  def __init__(self, env):
-    super().__init__(env)
-    space = env.action_space
-    self._mask = np.isfinite(space.low) & np.isfinite(space.high)
-    self._low = np.where(self._mask, space.low, -1).astype(np.float32)
-    self._high = np.where(self._mask, space.high, 1).astype(np.float32)
-    self.action_space = spaces.Box(
-        np.where(self._mask, -1, space.low).astype(np.float32),
-        np.where(self._mask, 1, space.high).astype(np.float32), dtype=np.float32)
-
-  def step(self, action):
-    action = np.asarray(action, np.float32)
-    original = (action + 1) / 2 * (self._high - self._low) + self._low
-    return self.env.step(np.where(self._mask, original, action))
-
-
-class MinimumDuration(gymnasium.Wrapper):
-  """Hides the end of an episode until `duration` steps have passed (episodes at least one chunk long)."""
-
-  def __init__(self, env, duration):
-    super().__init__(env)
-    self._duration = duration
-    self._step = 0
-
-  def reset(self, **kwargs):
-    self._step = 0
-    return self.env.reset(**kwargs)
-
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    self._step += 1
-    if self._step < self._duration:
-      terminated = truncated = False
-    return obs, reward, terminated, truncated, info
-
-
-class ObservationDict(gymnasium.Wrapper):
-  """Wraps a non-dict observation as {key: obs}."""
-
-  def __init__(self, env, key='observ'):
-    super().__init__(env)
-    self._key = key
-    self.observation_space = spaces.Dict({key: env.observation_space})
+    self._on_episode = on_episode
+    self._episode = None
+    self.last_episode = None
 
   def reset(self, **kwargs):
     obs, info = self.env.reset(**kwargs)
-    return {self._key: np.asarray(obs)}, info
-
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    return {self._key: np.asarray(obs)}, reward, terminated, truncated, info
-
-
-class ObservationToRender(gymnasium.Wrapper):
-  """Pops `key` from the observation and returns it from render() (CarRacing's image observations)."""
-
-  def __init__(self, env, key='image'):
-    super().__init__(env)
-    self._key = key
-    self._image = None
-    self.observation_space = spaces.Dict({})
-
-  def reset(self, **kwargs):
-    obs, info = self.env.reset(**kwargs)
-    self._image = obs.pop(self._key)
+    zero = np.zeros(self.env.action_space.shape, np.float32)
+    self._episode = [{**obs, 'action': zero, 'reward': np.float32(0.0)}]
     return obs, info
 
   def step(self, action):
     obs, reward, terminated, truncated, info = self.env.step(action)
-    self._image = obs.pop(self._key)
+    action = np.asarray(action, np.float32)
+    self._episode.append({**obs, 'action': action, 'reward': np.float32(reward)})
+    if terminated or truncated:
+      episode = {k: np.stack([step[k] for step in self._episode]) for k in self._episode[0]}
+      self.last_episode = episode
+      self._episode = None
+      if self._on_episode:
+        self._on_episode(episode)
     return obs, reward, terminated, truncated, info
-
-  def render(self):
-    return self._image

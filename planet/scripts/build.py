@@ -54,9 +54,118 @@ def learner(params, world_model):
       params['main_gradient_clipping'])
 
 
-def agent(params, world_model, batch_size=1, horizon=None):
-  """The MPC agent that plans with the params' planner settings."""
+def agent(params, world_model, batch_size=1, horizon=None, objective=None):
+  """The MPC agent: the params' planner and its settings, maximising the objective of that name."""
+  from planet.control import PLANNERS
   from planet.control import mpc_agent
+  from planet.scripts.objectives import OBJECTIVES
   return mpc_agent.MPCAgent(
       world_model, batch_size, horizon or params['planner_horizon'], params['planner_amount'],
-      params['planner_topk'], params['planner_iterations'], params['image_bits'])
+      params['planner_topk'], params['planner_iterations'], params['image_bits'],
+      planner=PLANNERS[params['planner']],
+      objective=OBJECTIVES[objective or params['collect_objective']])
+
+
+def task(name, params):
+  """The Task of one name, with the params' action repeat, camera and chunk length."""
+  from planet.scripts import tasks as tasks_lib
+  return tasks_lib.make(name, params['action_repeat'], params['camera_id'], params['batch_shape'][1])
+
+
+def tasks(params):
+  """The tasks of the params; several share one agent (padded actions, image-only observations)."""
+  from planet.scripts import tasks as tasks_lib
+  return tasks_lib.share_agent([task(name, params) for name in params['tasks']])
+
+
+def collects(params, phase):
+  """The collect specs of a phase with every default filled in."""
+  from planet.tools import schedule
+  result = []
+  for spec in params[f'{phase}_collects']:
+    values = {
+        'name': 'main',
+        'batch_size': 1,
+        'horizon': params['planner_horizon'],
+        'objective': params['collect_objective'],
+        'after': params['collect_every'],
+        'every': params['collect_every'],
+        'until': -1,
+        'action_noise': params['train_action_noise'] if phase == 'train' else 0.0,
+        'action_noise_ramp': params['action_noise_ramp'],
+        'action_noise_min': params['action_noise_min'],
+    }
+    values.update(spec)
+    result.append(schedule.Collect(prefix=phase, **values))
+  return result
+
+
+def schedule(params):
+  """The run's schedule: phases, log/report/checkpoint grids and the collections."""
+  from planet.tools import schedule as schedule_lib
+  phases = schedule_lib.phases(params['train_steps'], params['test_steps'], params['checkpoint_every'])
+  return schedule_lib.Schedule(phases, params['batch_shape'][0], params['max_steps'], {
+      'train': collects(params, 'train'), 'test': collects(params, 'test')})
+
+
+def dataset(params, directory, seed=None):
+  from planet.tools import dataset as dataset_lib
+  return dataset_lib.dataset(
+      directory, params['batch_shape'], params['loader'], params['loader_every'],
+      params['num_chunks'], params['image_bits'], seed)
+
+
+class Simulations:
+  """Makes the Simulation of a collection of a task; agents are shared by the collections with the
+  same batch size, horizon and objective."""
+
+  def __init__(self, params, world_model):
+    self.params = params
+    self.model = world_model
+    self.agents = {}
+
+  def agent(self, collect):
+    key = (collect.batch_size, collect.horizon, collect.objective)
+    if key not in self.agents:
+      self.agents[key] = agent(self.params, self.model, collect.batch_size, collect.horizon,
+                               collect.objective)
+    return self.agents[key]
+
+  def __call__(self, collect, task, outdir):
+    from planet.control import simulate
+    p = self.params
+    return simulate.Simulation(
+        task, self.agent(collect), outdir, p['seed'], collect.batch_size, p['isolate_envs'],
+        p['simulate_in_graph'], name=collect.simulation(task.name))
+
+
+def trainer(params, logdir, task_list=None):
+  """The trainer of a run in `logdir`, whose seed episodes are on disk."""
+  import os
+
+  import tensorflow as tf
+
+  from planet.tools import dataset as dataset_lib
+  from planet.tools import seeding
+  from planet.training import trainer as trainer_lib
+  task_list = task_list or tasks(params)
+  train_dir = os.path.join(logdir, 'train_episodes')
+  spec = dataset_lib.spec(train_dir, params['batch_shape'][1])
+  action_size = spec['action'].shape[-1]
+  state_shapes = {}
+  if params['state_diagnostics']:
+    state_shapes = {name: tuple(spec[name].shape[1:])
+                    for name in task_list[0].state_components if name != 'reward'}
+  if params['seed'] is not None:  # The initial weights are a function of the seed.
+    tf.random.set_seed(seeding.derive(params['seed'], 'initial weights'))
+  world_model = model(params, action_size, state_shapes)
+  update = learner(params, world_model)
+  update.compile(dataset_lib.batch_spec(train_dir, params['batch_shape']))
+
+  def make_dataset(phase, seed):
+    return dataset(params, os.path.join(logdir, f'{phase}_episodes'), seed)
+
+  return trainer_lib.Trainer(
+      logdir, update, schedule(params), task_list, make_dataset, Simulations(params, world_model),
+      params['seed'], params['image_bits'], params['main_gradient_clipping'],
+      params['main_learning_rate'])

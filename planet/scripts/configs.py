@@ -7,45 +7,53 @@ of plain YAML types. Anything else is a `ConfigError` with a one-line message.
 """
 
 import difflib
+import math
 import numbers
 import os
+import re
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from planet.errors import ConfigError
-from planet.models import MODELS
 
 ACTIVATIONS = ('relu', 'elu', 'tanh', 'swish', 'softplus', 'none')
 LOADERS = ('cache', 'recent', 'reload', 'dummy')
-COLLECT_KEYS = (
-    'name', 'batch_size', 'horizon', 'objective', 'after', 'every', 'until', 'action_noise',
-    'action_noise_ramp', 'action_noise_min')
 
 
 def _fail(key, value, allowed):
   raise ConfigError(f'params key {key!r}: got {value!r}; allowed: {allowed}.')
 
 
-def _int(minimum=None):
+def _number(value):
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _int(minimum=None, maximum=None):
   def check(key, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Number) or value != int(value):
-      _fail(key, value, 'an integer' + (f' >= {minimum}' if minimum is not None else ''))
-    if minimum is not None and value < minimum:
-      _fail(key, value, f'an integer >= {minimum}')
+    allowed = 'an integer' + (f' >= {minimum}' if minimum is not None else '') + (
+        f' and <= {maximum}' if maximum is not None else '')
+    if not _number(value) or not math.isfinite(value) or value != int(value):
+      _fail(key, value, allowed)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+      _fail(key, value, allowed)
     return int(value)
   return check
 
 
-def _float(minimum=None, nullable=False):
+def _float(minimum=None, nullable=False, positive=False, maximum=None):
   def check(key, value):
     if value is None and nullable:
       return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-      _fail(key, value, 'a number' + (f' >= {minimum}' if minimum is not None else '')
-            + (' or null' if nullable else ''))
-    if minimum is not None and value < minimum:
-      _fail(key, value, f'a number >= {minimum}')
+    bound = (f' > {minimum}' if positive else f' >= {minimum}') if minimum is not None else ''
+    bound += f' and <= {maximum}' if maximum is not None else ''
+    allowed = f'a number{bound}' + (' or null' if nullable else '')
+    if not _number(value) or not math.isfinite(value):
+      _fail(key, value, allowed.replace('a number', 'a finite number', 1))
+    if minimum is not None and (value <= minimum if positive else value < minimum):
+      _fail(key, value, allowed)
+    if maximum is not None and value > maximum:
+      _fail(key, value, allowed)
     return float(value)
   return check
 
@@ -62,6 +70,37 @@ def _choice(*options):
       _fail(key, value, ', '.join(map(str, options)))
     return value
   return check
+
+
+def _registered(registry):
+  """A name in a registry (models, networks, planners, objectives), looked up at check time, so an
+  entry registered later is allowed."""
+  def check(key, value):
+    names = registry().names()
+    if not isinstance(value, str) or value not in names:
+      _fail(key, value, ', '.join(names))
+    return value
+  return check
+
+
+def _models():
+  from planet.models import MODELS
+  return MODELS
+
+
+def _networks():
+  from planet.networks import NETWORKS
+  return NETWORKS
+
+
+def _planners():
+  from planet.control import PLANNERS
+  return PLANNERS
+
+
+def _objectives():
+  from planet.scripts.objectives import OBJECTIVES
+  return OBJECTIVES
 
 
 def _optional(check):
@@ -85,38 +124,62 @@ def _str_list(key, value):
   return list(value)
 
 
+def _name(key, value):
+  if not isinstance(value, str) or not re.fullmatch(r'[A-Za-z0-9]+', value):
+    _fail(key, value, 'a name of letters and digits')
+  return value
+
+
+# The keys of a collect spec and their checks; missing ones take the defaults of the params.
+COLLECT_CHECKS = {
+    'name': _name,
+    'batch_size': _int(1),
+    'horizon': _int(1),
+    'objective': _registered(_objectives),
+    'after': _int(0),
+    'every': _int(1),
+    'until': _int(-1),
+    'action_noise': _float(0.0),
+    'action_noise_ramp': _int(),
+    'action_noise_min': _float(0.0, maximum=1.0),
+}
+COLLECT_KEYS = tuple(COLLECT_CHECKS)
+
+
 def _collects(key, value):
   if not isinstance(value, (list, tuple)) or not all(isinstance(x, dict) for x in value):
     _fail(key, value, 'a list of collect specs (mappings)')
+  result = []
   for spec in value:
-    for name in spec:
-      if name not in COLLECT_KEYS:
+    checked = {}
+    for name, item in spec.items():
+      if name not in COLLECT_CHECKS:
         raise ConfigError(
             f'params key {key!r}: unknown collect spec key {name!r}{_suggest(name, COLLECT_KEYS)}; '
             f'allowed: {", ".join(COLLECT_KEYS)}.')
-  return [dict(spec) for spec in value]
+      checked[name] = COLLECT_CHECKS[name](f'{key}.{name}', item)
+    result.append(checked)
+  return result
 
 
-# key: (default, check). Defaults are the original's (spec section 2). `checkpoint_every: None` means
-# 10 * test_steps and `action_repeat: None` the task's own, resolved in `resolve()`.
+# key: (default, check). Defaults are the original's. `checkpoint_every: None` means 10 * test_steps
+# and `action_repeat: None` the task's own, resolved in `resolve()`.
 PARAMS = {
-    # 2.1 data and processing
+    # Data and processing
     'batch_shape': ([50, 50], _batch_shape),
-    'num_chunks': (1, _int(1)),
-    'image_bits': (5, _int(1)),
+    'num_chunks': (1, _optional(_int(1))),
+    'image_bits': (5, _int(1, 8)),
     'loader': ('recent', _choice(*LOADERS)),
     'loader_every': (1000, _int(1)),
-    'loader_window': (None, lambda k, v: v),  # Never read, by the original either (spec 1.3).
-    'bound_action': ('clip', _choice('none', 'clip', 'tanh')),  # Never used (spec 2.1).
-    # 2.2 model components
+    # Model components
     'gradient_heads': (['image', 'reward'], _str_list),
-    'network': ('conv_ha', _choice('conv_ha')),
+    'network': ('conv_ha', _registered(_networks)),
     'activation': ('relu', _choice(*ACTIVATIONS)),
     'num_layers': (3, _int(0)),
     'num_units': (300, _int(1)),
     'model_size': (200, _int(1)),
     'state_size': (30, _int(1)),
-    'model': ('rssm', _choice(*MODELS)),
+    'model': ('rssm', _registered(_models)),
     'mean_only': (False, _bool),
     'min_stddev': (0.1, _float(0.0)),
     'future_rnn': (True, _bool),
@@ -127,13 +190,13 @@ PARAMS = {
     'drnn_decoder_to_encoder': (False, _bool),
     'drnn_decoder_to_sample': (True, _bool),
     'drnn_action_to_decoder': (False, _bool),
-    # 2.3 tasks
+    # Tasks
     'tasks': (['cheetah_run'], _str_list),
     'isolate_envs': ('thread', _choice('none', 'thread', 'process')),
     'state_diagnostics': (False, _bool),
-    'action_repeat': (None, _optional(_int(1))),
+    'action_repeat': (None, _optional(_int(1, 1000))),
     'camera_id': (0, _int(0)),
-    # 2.4 losses and optimiser
+    # Losses and optimiser
     'divergence_scale': (1.0, _float(0.0)),
     'global_div_scale': (0.0, _float(0.0)),
     'overshooting_scale': (0.0, _float(0.0)),
@@ -142,9 +205,9 @@ PARAMS = {
     'free_nats': (3.0, _float(0.0, nullable=True)),
     'overshooting_distance': (0, _int(0)),
     'os_stop_posterior_grad': (True, _bool),
-    'main_learning_rate': (1e-3, _float(0.0)),
-    'main_gradient_clipping': (1000.0, _float(0.0)),
-    # 2.5 training schedule and collection
+    'main_learning_rate': (1e-3, _float(0.0, positive=True)),
+    'main_gradient_clipping': (1000.0, _float(0.0, positive=True)),
+    # Training schedule and collection
     'train_steps': (50000, _int(0)),
     'test_steps': (50, _int(0)),
     'max_steps': (50000000, _int(0)),
@@ -154,23 +217,29 @@ PARAMS = {
     'test_collects': ([{}], _collects),
     'train_action_noise': (0.3, _float(0.0)),
     'planner_horizon': (12, _int(1)),
-    'collect_objective': ('reward', _choice('reward')),
+    'collect_objective': ('reward', _registered(_objectives)),
     'collect_every': (5000, _int(1)),
     'action_noise_ramp': (0, _int()),
-    'action_noise_min': (0.0, _float(0.0)),
-    'planner': ('cem', _choice('cem')),
+    'action_noise_min': (0.0, _float(0.0, maximum=1.0)),
+    'planner': ('cem', _registered(_planners)),
     'planner_amount': (1000, _int(1)),
     'planner_iterations': (10, _int(0)),
     'planner_topk': (100, _int(1)),
     # Ours (docs/differences.md): one seed for numpy, TensorFlow and the environments; null draws one
     # at random and stores it in the run's params.yaml.
-    'seed': (None, _optional(_int(0))),
+    'seed': (None, _optional(_int(0, 2 ** 63 - 1))),
     # Ours: run each collected episode as one compiled loop (control/in_graph.py) instead of a Python
     # loop over the compiled policy. scripts/benchmark.py measures both; the default is the faster.
     'simulate_in_graph': (True, _bool),
 }
 
-# Section 1.3: inserted only for keys the user did not set.
+# Keys of the original that did nothing there and are not accepted here (docs/differences.md).
+REMOVED = {
+    'loader_window': 'it was never read by the original either',
+    'bound_action': 'the original built it but never used it',
+}
+
+# The debug config: inserted only for keys the user did not set.
 DEBUG = {
     'action_repeat': 50,
     'num_seed_episodes': 1,
@@ -185,7 +254,6 @@ DEBUG = {
     'num_units': 10,
     'batch_shape': [5, 10],
     'loader_every': 5,
-    'loader_window': 2,
     'planner_amount': 5,
     'planner_topk': 2,
     'planner_iterations': 2,
@@ -213,7 +281,8 @@ def _yaml_mapping(text, source, example):
 
 
 def parse_params(text):
-  """Parses the --params string: YAML mapping with `#` read as `,` (spec 1.2)."""
+  """Parses the --params string: a YAML mapping with every `#` read as `,` (for launchers that split
+  on commas: `{tasks: [cheetah_run# walker_walk]}`)."""
   text = (text or '{}').replace('#', ',')
   return _yaml_mapping(text, f'--params {text!r}', '"{tasks: [cheetah_run]}"')
 
@@ -226,6 +295,9 @@ def load_config(name):
     raise ConfigError(
         f'--config {name!r} is neither a config name ({", ".join(CONFIGS)}) nor a .yaml file of params.')
   path = os.path.expanduser(name)
+  if os.path.isdir(path):
+    raise ConfigError(f'--config {name!r} is a folder; give a .yaml file of params, for example '
+                      'configs/planet.yaml.')
   if not os.path.isfile(path):
     raise ConfigError(f'--config file {name!r} does not exist.')
   with open(path) as f:
@@ -251,6 +323,9 @@ def resolve(overrides, config='default'):
   given.update(overrides)
   loss_scale_keys = {k for k in given if k.endswith('_loss_scale')}
   for key in given:
+    if key in REMOVED:
+      raise ConfigError(f'params key {key!r} is not supported: {REMOVED[key]}; remove it '
+                        '(docs/differences.md).')
     if key not in PARAMS and key not in loss_scale_keys:
       raise ConfigError(
           f'unknown params key {key!r}{_suggest(key, PARAMS)}; see docs/params.md for the allowed keys.')
@@ -262,6 +337,8 @@ def resolve(overrides, config='default'):
     if name not in tasks_lib.TASKS:
       raise ConfigError(
           f'unknown task {name!r}{_suggest(name, tasks_lib.TASKS)}; allowed: {", ".join(tasks_lib.TASKS)}.')
+  if len(set(params['tasks'])) < len(params['tasks']):
+    _fail('tasks', params['tasks'], 'a list of different task names')
   heads = ['image'] + tasks_lib.state_components(params['tasks'])
   if not params['state_diagnostics']:
     heads = ['image', 'reward']
@@ -283,7 +360,7 @@ def resolve(overrides, config='default'):
     _fail('planner_topk', params['planner_topk'],
           f'at most planner_amount ({params["planner_amount"]})')
   batch, length = params['batch_shape']
-  needed = length * params['num_chunks']
+  needed = length * (params['num_chunks'] or 1)
   for name in params['tasks']:
     episode = tasks_lib.max_length(name, params['action_repeat']) + 1
     if episode < needed:
@@ -301,10 +378,6 @@ def resolve(overrides, config='default'):
     names = [spec.get('name', 'main') for spec in params[key]]
     if len(set(names)) != len(names):
       _fail(key, params[key], 'collect specs with distinct names')
-    for spec in params[key]:
-      for field in ('batch_size', 'horizon', 'every'):
-        if field in spec:
-          _int(1)(f'{key}.{field}', spec[field])
   return params
 
 
@@ -314,28 +387,6 @@ def _copy(value):
   if isinstance(value, dict):
     return {k: _copy(v) for k, v in value.items()}
   return value
-
-
-def collect_specs(params, phase):
-  """The collect specs of a phase with every fallback filled in (spec 2.5)."""
-  specs = []
-  for spec in params[f'{phase}_collects']:
-    full = {
-        'name': 'main',
-        'batch_size': 1,
-        'horizon': params['planner_horizon'],
-        'objective': params['collect_objective'],
-        'after': params['collect_every'],
-        'every': params['collect_every'],
-        'until': -1,
-        'action_noise': params['train_action_noise'] if phase == 'train' else 0.0,
-        'action_noise_ramp': params['action_noise_ramp'],
-        'action_noise_min': params['action_noise_min'],
-    }
-    full.update(spec)
-    full['prefix'] = phase
-    specs.append(full)
-  return specs
 
 
 def dump(params, path):
@@ -351,3 +402,21 @@ def dump(params, path):
 def load(path):
   with open(path) as f:
     return YAML(typ='safe', pure=True).load(f)
+
+
+def load_run(path):
+  """The resolved params of a run's params.yaml; a file that is not valid params is a one-line
+  ConfigError naming it (keys added since the run started get their defaults)."""
+  try:
+    with open(path) as f:
+      stored = _yaml_mapping(f.read(), path, '"tasks: [cheetah_run]"')
+    if not stored:
+      raise ConfigError(f'{path} is empty.')
+    return resolve(stored)
+  except ConfigError as e:
+    message = str(e)
+    if not message.startswith(path):
+      message = f'{path}: {message}'
+    raise ConfigError(f'{message} Fix the file or remove the run directory.') from None
+  except (OSError, UnicodeDecodeError) as e:
+    raise ConfigError(f'cannot read {path}: {e}.') from None

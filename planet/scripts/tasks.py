@@ -1,41 +1,127 @@
-"""The tasks of the paper (spec 3.1): dm_control suite tasks rendered at 64x64, and a dummy task.
+"""The tasks: dm_control suite tasks rendered at 64x64, gymnasium tasks and a dummy task, each one line
+of the TASKS registry.
 
-A task is a name, an env constructor, the episode length in decisions and the state components the
-environment observes besides the image.
+Adding a dm_control task is one line:
+
+  TASKS.register('hopper_hop', dm_control('hopper', 'hop', repeat=4, state=['position', 'velocity', 'touch']))
+
+Adding an env family is one function that builds the env stack (like `_dm_control_env` below, taking
+the family's options, the `Settings` and a seed) plus one line registering a task that uses it:
+
+  TASKS.register('my_task', TaskSpec(_my_env, action_repeat=2, state_components=('reward',)))
+
+A task's environment observes a dict of float32 state components plus the uint8 `image`; an episode is
+1000 environment steps, that is 1000 // action_repeat decisions.
 """
 
 import collections
+import dataclasses
 import functools
 
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
 from planet.control import wrappers
+from planet.tools.registry import Registry
 
 Task = collections.namedtuple('Task', 'name, env_ctor, max_length, state_components')
 
-# name: (domain, task, action repeat, state components)
-DM_CONTROL = {
-    'cartpole_balance': ('cartpole', 'balance', 8, ['reward', 'position', 'velocity']),
-    'cartpole_swingup': ('cartpole', 'swingup', 8, ['reward', 'position', 'velocity']),
-    'finger_spin': ('finger', 'spin', 2, ['reward', 'position', 'velocity', 'touch']),
-    'cheetah_run': ('cheetah', 'run', 4, ['reward', 'position', 'velocity']),
-    'cup_catch': ('ball_in_cup', 'catch', 4, ['reward', 'position', 'velocity']),
-    'walker_walk': ('walker', 'walk', 2, ['reward', 'height', 'orientations', 'velocity']),
-    'reacher_easy': ('reacher', 'easy', 4, ['reward', 'position', 'velocity', 'to_target']),
-}
-# name: (gymnasium id, action repeat, state components); need `pip install -e .[gym]`.
-GYM = {
-    'gym_cheetah': ('HalfCheetah-v5', 1, ['reward', 'state']),
-    'gym_racecar': ('CarRacing-v3', 1, ['reward']),
-}
-DUMMY = {'dummy': (1, ['reward'])}
-TASKS = tuple(DM_CONTROL) + tuple(GYM) + tuple(DUMMY)
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """What every env family gets: the action repeat, the episode length in decisions, the dm_control
+  camera and the minimum episode length (one chunk)."""
+  action_repeat: int
+  max_length: int
+  camera_id: int = 0
+  min_length: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+  """An entry of TASKS: the env family (a function `make_env(**options, settings=, seed=)`), the task's
+  action repeat, the state components it observes besides the image, and the family's options."""
+  make_env: object
+  action_repeat: int
+  state_components: tuple
+  options: dict = dataclasses.field(default_factory=dict)
+
+
+def _dm_control_env(domain, task, settings, seed=None):
+  env = wrappers.DeepMindEnv(domain, task, (64, 64), settings.camera_id, seed=seed)
+  env = wrappers.ActionRepeat(env, settings.action_repeat)
+  env = gymnasium.wrappers.TimeLimit(env, settings.max_length)
+  return _finish(env)
+
+
+def _dummy_env(settings, seed=None):
+  env = wrappers.ActionRepeat(wrappers.DummyEnv(seed=seed), settings.action_repeat)
+  env = gymnasium.wrappers.TimeLimit(env, settings.max_length)
+  return _finish(env)
+
+
+def _finish(env):
+  """The image observation, 32-bit values, and an error when stepping before a reset."""
+  env = gymnasium.wrappers.AddRenderObservation(env, render_only=False, render_key='image')
+  env = wrappers.ConvertTo32Bit(env)
+  return gymnasium.wrappers.OrderEnforcing(env)
+
+
+def _gym_env(gym_id, settings, seed=None):
+  """A gymnasium MuJoCo env: rendered at 64x64 beside its state vector, actions normalised to [-1, 1],
+  episodes of at least one chunk and at most max_length decisions."""
+  from planet.control import rendering
+  rendering.preload_mesa()
+  env = gymnasium.make(gym_id, render_mode='rgb_array', width=64, height=64)
+  env = _gym_common(env, settings)
+  env = gymnasium.wrappers.AddRenderObservation(
+      env, render_only=False, render_key='image', obs_key='state')
+  env = wrappers.ConvertTo32Bit(env)
+  return gymnasium.wrappers.OrderEnforcing(env)
+
+
+def _gym_racecar_env(settings, seed=None):
+  """CarRacing: its own 96x96 image observation, resized to 64x64, is the image."""
+  from skimage.transform import resize
+  env = _gym_common(gymnasium.make('CarRacing-v3', render_mode='rgb_array'), settings)
+  to_image = lambda obs: {'image': resize(
+      obs, (64, 64), order=1, mode='edge', preserve_range=True).astype(np.uint8)}
+  env = gymnasium.wrappers.TransformObservation(
+      env, to_image, spaces.Dict({'image': spaces.Box(0, 255, (64, 64, 3), np.uint8)}))
+  env = wrappers.ConvertTo32Bit(env)
+  return gymnasium.wrappers.OrderEnforcing(env)
+
+
+def _gym_common(env, settings):
+  env = wrappers.ActionRepeat(env, settings.action_repeat)
+  ones = np.ones(env.action_space.shape, np.float32)
+  env = gymnasium.wrappers.RescaleAction(env, -ones, ones)
+  env = wrappers.MinimumDuration(env, settings.min_length)
+  return gymnasium.wrappers.TimeLimit(env, settings.max_length)
+
+
+def dm_control(domain, task, repeat, state):
+  return TaskSpec(_dm_control_env, repeat, ('reward',) + tuple(state), {'domain': domain, 'task': task})
+
+
+TASKS = Registry('task', {
+    'cartpole_balance': dm_control('cartpole', 'balance', 8, ['position', 'velocity']),
+    'cartpole_swingup': dm_control('cartpole', 'swingup', 8, ['position', 'velocity']),
+    'finger_spin': dm_control('finger', 'spin', 2, ['position', 'velocity', 'touch']),
+    'cheetah_run': dm_control('cheetah', 'run', 4, ['position', 'velocity']),
+    'cup_catch': dm_control('ball_in_cup', 'catch', 4, ['position', 'velocity']),
+    'walker_walk': dm_control('walker', 'walk', 2, ['height', 'orientations', 'velocity']),
+    'reacher_easy': dm_control('reacher', 'easy', 4, ['position', 'velocity', 'to_target']),
+    # gymnasium tasks need `pip install -e .[gym]`.
+    'gym_cheetah': TaskSpec(_gym_env, 1, ('reward', 'state'), {'gym_id': 'HalfCheetah-v5'}),
+    'gym_racecar': TaskSpec(_gym_racecar_env, 1, ('reward',)),
+    'dummy': TaskSpec(_dummy_env, 1, ('reward',)),
+})
 
 
 def action_repeat(name, override=None):
-  if override:
-    return override
-  if name in DM_CONTROL:
-    return DM_CONTROL[name][2]
-  return GYM[name][1] if name in GYM else DUMMY[name][0]
+  return override or TASKS[name].action_repeat
 
 
 def max_length(name, override=None):
@@ -44,76 +130,36 @@ def max_length(name, override=None):
 
 
 def state_components(names):
-  """The state components of the tasks: those of the one task, or just the reward for several (3.4)."""
+  """The state components of the tasks: those of the one task, or just the reward for several."""
   if len(names) > 1:
     return ['reward']
-  name, = names
-  if name in DM_CONTROL:
-    return list(DM_CONTROL[name][3])
-  return list(GYM[name][2] if name in GYM else DUMMY[name][1])
+  return list(TASKS[names[0]].state_components)
 
 
-def task(name, params):
-  repeat = action_repeat(name, params['action_repeat'])
-  length = 1000 // repeat
-  if name in DM_CONTROL:
-    domain, task_name, _, components = DM_CONTROL[name]
-    make = functools.partial(
-        wrappers.DeepMindEnv, domain, task_name, (64, 64), params['camera_id'])
-  elif name in GYM:
-    gym_id, _, components = GYM[name]
-    ctor = functools.partial(_gym_env, gym_id, repeat, length, params['batch_shape'][1])
-    return Task(name, ctor, length, components)
-  else:
-    components = DUMMY[name][1]
-    make = wrappers.DummyEnv
-  return Task(name, functools.partial(_env, make, repeat, length), length, components)
+def make(name, action_repeat_override=None, camera_id=0, min_length=1):
+  """The Task of a registered name."""
+  spec = TASKS[name]
+  repeat = action_repeat(name, action_repeat_override)
+  settings = Settings(repeat, 1000 // repeat, camera_id, min_length)
+  ctor = functools.partial(spec.make_env, **spec.options, settings=settings)
+  return Task(name, ctor, settings.max_length, list(spec.state_components))
 
 
-def _env(make, repeat, length, seed=None):
-  """The wrapper stack of spec 3.2, innermost first."""
-  env = make(seed=seed)
-  env = wrappers.ActionRepeat(env, repeat)
-  env = wrappers.MaximumDuration(env, length)
-  env = wrappers.PixelObservations(env, (64, 64), 'image')
-  return wrappers.ConvertTo32Bit(env)
-
-
-def _gym_env(gym_id, repeat, length, min_length, seed=None):
-  """The gym wrapper stack of spec 3.2: normalised actions, at least one chunk, at most `length`."""
-  if gym_id.startswith('CarRacing'):
-    env = wrappers.GymEnv(gym_id, seed)
-  else:  # MuJoCo gym envs render at the size asked for, like dm_control.
-    env = wrappers.GymEnv(gym_id, seed, width=64, height=64)
-  env = wrappers.ActionRepeat(env, repeat)
-  env = wrappers.NormalizeActions(env)
-  env = wrappers.MinimumDuration(env, min_length)
-  env = wrappers.MaximumDuration(env, length)
-  if gym_id.startswith('CarRacing'):
-    env = wrappers.ObservationDict(env, 'image')
-    env = wrappers.ObservationToRender(env, 'image')
-  else:
-    env = wrappers.ObservationDict(env, 'state')
-  env = wrappers.PixelObservations(env, (64, 64), 'image')
-  return wrappers.ConvertTo32Bit(env)
-
-
-def tasks(params):
-  """The Task of each name in params['tasks']. Several tasks share one agent (spec 3.4): each env keeps
-  only the image and pads its action space to the union of all tasks' spaces; the model acts in the
-  largest action space, and each env executes only its own leading dimensions."""
-  result = [task(name, params) for name in params['tasks']]
-  if len(result) == 1:
-    return result
-  spaces = []
-  for each in result:
+def share_agent(task_list):
+  """Several tasks share one agent: each env keeps only the image and pads its action space to the
+  union of all tasks' spaces; the model acts in the largest action space, and each env executes only
+  its own leading dimensions. The state components reduce to the reward."""
+  if len(task_list) == 1:
+    return task_list
+  action_spaces = []
+  for each in task_list:
     env = each.env_ctor()
-    spaces.append(env.action_space)
+    action_spaces.append(env.action_space)
     env.close()
-  return [Task(each.name, functools.partial(_multi_task_env, each.env_ctor, spaces),
-               each.max_length, ['reward']) for each in result]
+  return [Task(each.name, functools.partial(_multi_task_env, each.env_ctor, action_spaces),
+               each.max_length, ['reward']) for each in task_list]
 
 
-def _multi_task_env(env_ctor, spaces, seed=None):
-  env = wrappers.SelectObservations(env_ctor(seed=seed), ['image'])
-  return wrappers.PadActions(env, spaces)
+def _multi_task_env(env_ctor, action_spaces, seed=None):
+  env = gymnasium.wrappers.FilterObservation(env_ctor(seed=seed), ['image'])
+  return wrappers.PadActions(env, action_spaces)

@@ -1,6 +1,8 @@
 """Trains a PlaNet agent: `python3 -m planet.scripts.train --logdir DIR [--config C] [--params YAML]`.
 
-Each run lives in `<logdir>/00001`, ...; rerunning the same command resumes a run that has no DONE.
+Each run lives in `<logdir>/00001`, ...; rerunning the same command resumes a run that has neither
+DONE nor FAIL from its latest checkpoint. A run that failed keeps FAIL (with its traceback) and makes
+the command exit 1; `--retry_failed True` resumes it.
 """
 
 import argparse
@@ -19,7 +21,6 @@ from planet.tools import cli
 log = logging.getLogger('planet')
 
 
-
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--logdir', required=True, help='Base directory of the experiment.')
@@ -30,41 +31,48 @@ def parse_args(argv=None):
   parser.add_argument('--ping_every', type=float, default=0,
                       help='Seconds between PING heartbeats; 0 disables them.')
   parser.add_argument('--resume_runs', type=cli.strict_bool, default=True, help='True or False.')
+  parser.add_argument('--retry_failed', type=cli.strict_bool, default=False,
+                      help='True: resume runs that failed (have FAIL) from their latest checkpoint.')
   return parser.parse_args(argv)
 
 
-def process(params, logdir):
-  """One run: params file, seeds, seed episodes, then the trainer's scores."""
-  import numpy as np
-  import tensorflow as tf
-  from planet.control import simulate
-  from planet.scripts import tasks
-  from planet.training import trainer
-
-  os.makedirs(logdir, exist_ok=True)
+def run_params(params, logdir):
+  """The params of the run in `logdir`: those stored in its params.yaml when it exists (a resume),
+  else `params` with a seed drawn if it has none, written there."""
   path = os.path.join(logdir, 'params.yaml')
   if os.path.exists(path):
-    stored = configs.resolve(configs.load(path))  # Fills in keys added since the run started.
+    stored = configs.load_run(path)  # Fills in keys added since the run started.
     changed = sorted(k for k in params if k != 'seed' and params[k] != stored.get(k))
     if changed:
       log.warning(f'Resuming with the run\'s stored params; ignoring new values for: {", ".join(changed)}.')
-    params = stored
-  else:
-    if params['seed'] is None:
-      params = {**params, 'seed': random.randrange(2 ** 31)}
-    configs.dump(params, path)
-  seed = params['seed']
-  np.random.seed(seed)
-  tf.random.set_seed(seed)
-  task_list = tasks.tasks(params)
+    return stored
+  if params['seed'] is None:
+    params = {**params, 'seed': random.randrange(2 ** 31)}
+  os.makedirs(logdir, exist_ok=True)
+  configs.dump(params, path)
+  return params
+
+
+def process(params, logdir):
+  """One run: params file, seed episodes, then the trainer's scores."""
+  from planet.control import simulate
+  from planet.scripts import build
+
+  params = run_params(params, logdir)
+  task_list = build.tasks(params)
   simulate.collect_initial_episodes(
       task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
-      params['num_seed_episodes'], seed)
-  yield from trainer.Trainer(params, logdir, task_list).run()
+      params['num_seed_episodes'], params['seed'], params['isolate_envs'])
+  yield from build.trainer(params, logdir, task_list).run()
 
 
 def _interrupt(signum, frame):
   raise KeyboardInterrupt(f'signal {signum}')
+
+
+def _report_failure(logdir, line):
+  print(f'error: run {logdir} failed: {line}; the traceback is in {os.path.join(logdir, "FAIL")}; '
+        'rerun with --retry_failed True to resume it from its checkpoint.', file=sys.stderr)
 
 
 def main(argv=None):
@@ -87,7 +95,8 @@ def main(argv=None):
   signal.signal(signal.SIGTERM, _interrupt)
   experiment = running.Experiment(
       args.logdir, functools.partial(process, params), num_runs=args.num_runs,
-      ping_every=args.ping_every, resume_runs=args.resume_runs)
+      ping_every=args.ping_every, resume_runs=args.resume_runs, retry_failed=args.retry_failed)
+  run = None
   try:
     for run in experiment:
       for _ in run:
@@ -99,7 +108,16 @@ def main(argv=None):
     print('Interrupted; rerun the same command to resume.', file=sys.stderr)
     return 130
   except Exception as e:  # The traceback is in the log and in the run's FAIL file.
-    print(f'error: {type(e).__name__}: {e}', file=sys.stderr)
+    line = running.failure(run.logdir) if run else None
+    _report_failure(run.logdir if run else args.logdir, line or f'{type(e).__name__}: {e}')
+    return 1
+  for logdir in experiment.done:
+    number = int(os.path.basename(logdir))
+    log.info(f'Run {os.path.basename(logdir)} in {args.logdir} is done; use --num_runs '
+             f'{max(args.num_runs, number) + 1} or another --logdir for a new run.')
+  if experiment.failed:
+    for logdir, line in sorted(experiment.failed.items()):
+      _report_failure(logdir, line)
     return 1
   return 0
 

@@ -1,5 +1,5 @@
-"""The tf.data pipeline over an episode directory (spec 7.3): loader -> chunks -> batch -> preprocess
--> prefetch. There is no shuffle buffer; randomness comes from the loader and the chunk offsets."""
+"""The tf.data pipeline over an episode directory: loader -> chunks -> batch -> preprocess -> prefetch.
+There is no shuffle buffer; randomness comes from the loader and the chunk offsets."""
 
 import functools
 
@@ -10,27 +10,33 @@ from planet.tools import preprocess
 
 
 def spec(directory, length):
-  """The TensorSpec of one chunk, read from the first episode of `directory`."""
-  names = episodes.filenames(directory)
-  if not names:
-    raise FileNotFoundError(f'no episodes in {directory}')
-  episode = episodes.load(names[0])
+  """The TensorSpec of one chunk, read from the first readable episode of `directory`."""
+  episode = episodes.first_readable(directory)
   result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype)) for k, v in episode.items()}
   result['length'] = tf.TensorSpec((), tf.int32)
   return result
 
 
-def dataset(directory, params, seed=None):
-  batch, length = params['batch_shape']
+def batch_spec(directory, batch_shape):
+  """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32)."""
+  batch, length = batch_shape
+  result = {k: tf.TensorSpec((batch,) + tuple(v.shape), v.dtype)
+            for k, v in spec(directory, length).items()}
+  result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
+  return result
+
+
+def dataset(directory, batch_shape, loader='recent', loader_every=1000, num_chunks=1, image_bits=5,
+            seed=None):
+  """Batches of `batch_shape` [B, T] chunks of the episodes in `directory`, images preprocessed."""
+  batch, length = batch_shape
   generator = functools.partial(
-      episodes.chunks, directory, params['loader'], params['loader_every'], length,
-      params['num_chunks'], seed)
+      episodes.chunks, directory, loader, loader_every, length, num_chunks, seed)
   data = tf.data.Dataset.from_generator(generator, output_signature=spec(directory, length))
   data = data.batch(batch, drop_remainder=True)
-  bits = params['image_bits']
 
   def process(batch):
-    return {**batch, 'image': preprocess.preprocess(batch['image'], bits)}
+    return {**batch, 'image': preprocess.preprocess(batch['image'], image_bits)}
 
   data = data.map(process, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return data.prefetch(10)

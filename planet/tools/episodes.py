@@ -1,25 +1,47 @@
-"""Episodes on disk: atomic .npz writing, reading, the loaders and chunking (spec 3.5, 7.3)."""
+"""Episodes on disk: atomic .npz files, reading with corrupt files moved aside, the loaders and chunking.
+
+A collected episode is named `<YYYYmmddTHHMMSS>-<collection>-<ordinal>.npz`: the collection (for example
+`train_main_cheetah_run`) and the episode's ordinal within it say which episode of the schedule it is,
+so a resumed run can tell which of its episodes already exist (`Index`). Other `.npz` files (for example
+`<timestamp>-<uuid>.npz`) are read as episodes too.
+"""
 
 import datetime
 import glob
+import logging
 import os
+import re
 import uuid
 
 import numpy as np
 
 from planet.errors import ConfigError
 
+log = logging.getLogger('planet')
 
-def save(directory, episode):
-  """Writes an episode as `<timestamp>-<uuid>.npz`, atomically (temp file + rename). Returns the path."""
+CORRUPT = 'corrupt'
+_NAME = re.compile(r'^\d{8}T\d{6}-(?P<collection>[A-Za-z0-9_]+)-(?P<ordinal>\d{6,})\.npz$')
+
+
+class CorruptEpisode(ValueError):
+  """An episode file that cannot be read."""
+
+
+def save(directory, episode, name=None):
+  """Writes an episode atomically (temp file + rename) as `<timestamp>-<name>.npz`, or with a random
+  name. Returns the path."""
   os.makedirs(directory, exist_ok=True)
   timestamp = datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
-  filename = os.path.join(directory, f'{timestamp}-{uuid.uuid4().hex}.npz')
+  filename = os.path.join(directory, f'{timestamp}-{name or uuid.uuid4().hex}.npz')
   tmp = os.path.join(directory, f'.{os.path.basename(filename)}.tmp')
   with open(tmp, 'wb') as f:
     np.savez_compressed(f, **episode)
   os.replace(tmp, filename)
   return filename
+
+
+def episode_name(collection, ordinal):
+  return f'{collection}-{ordinal:06d}'
 
 
 def load(filename):
@@ -28,8 +50,10 @@ def load(filename):
     with open(filename, 'rb') as f:
       data = np.load(f, allow_pickle=False)
       episode = {k: data[k] for k in data.files}
-  except (OSError, ValueError, EOFError) as e:
-    raise ValueError(f'cannot read episode {filename}: {e}') from None
+    if 'reward' not in episode:
+      raise ValueError('it has no reward')
+  except Exception as e:  # zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, ...
+    raise CorruptEpisode(f'cannot read episode {filename}: {type(e).__name__}: {e}') from None
   for key, value in episode.items():
     if value.dtype == np.float64:
       episode[key] = value.astype(np.float32)
@@ -37,6 +61,27 @@ def load(filename):
       episode[key] = value.astype(np.int32)
   episode['return'] = np.cumsum(episode['reward']).astype(np.float32)
   return episode
+
+
+def quarantine(filename, reason):
+  """Moves an unreadable episode into `corrupt/` beside it, so it is never read again, and warns."""
+  folder = os.path.join(os.path.dirname(filename), CORRUPT)
+  os.makedirs(folder, exist_ok=True)
+  target = os.path.join(folder, os.path.basename(filename))
+  try:
+    os.replace(filename, target)
+  except FileNotFoundError:  # Another reader moved it already.
+    return
+  log.warning(f'Warning: skipping unreadable episode {filename} ({reason}); moved it to {target}.')
+
+
+def load_or_none(filename):
+  """The episode, or None after moving an unreadable file aside with a warning."""
+  try:
+    return load(filename)
+  except CorruptEpisode as e:
+    quarantine(filename, str(e).split(': ', 1)[-1])
+    return None
 
 
 def filenames(directory):
@@ -47,8 +92,51 @@ def count(directory):
   return len(filenames(directory))
 
 
+def clean_temporary(directory):
+  """Removes the temp files of writes that were killed (`.<name>.npz.tmp`). Returns how many."""
+  removed = 0
+  for path in glob.glob(os.path.join(directory, '.*.tmp')):
+    os.remove(path)
+    removed += 1
+  return removed
+
+
+class Index:
+  """Which episodes of which collections a directory holds, read once and kept up to date in memory,
+  so that nothing lists the directory on every training step."""
+
+  def __init__(self, directory):
+    self.directory = directory
+    self._files = {}  # (collection, ordinal) -> path
+    self.untagged = 0
+    for path in filenames(directory):
+      self.add(path)
+
+  def __len__(self):
+    return len(self._files) + self.untagged
+
+  def get(self, collection, ordinal):
+    """The path of that episode, or None."""
+    return self._files.get((collection, ordinal))
+
+  def count(self, collection):
+    return sum(1 for name, _ in self._files if name == collection)
+
+  def add(self, path):
+    """Records a file written into the directory."""
+    match = _NAME.match(os.path.basename(path))
+    if match:
+      self._files[(match['collection'], int(match['ordinal']))] = path
+    else:
+      self.untagged += 1
+
+  def forget(self, path):
+    self._files = {k: v for k, v in self._files.items() if v != path}
+
+
 def chunk(episode, length, num_chunks=1, random=np.random):
-  """Cuts `num_chunks` consecutive chunks of `length` steps from a random offset (spec 7.3)."""
+  """Cuts `num_chunks` consecutive chunks of `length` steps from a random offset, inclusive of the last
+  possible one; `num_chunks` None means max(1, len // length - 1)."""
   total = len(episode['action'])
   if num_chunks is None:
     num_chunks = max(1, total // length - 1)
@@ -77,7 +165,13 @@ def _cycle(episodes, amount, random):
 
 
 def _load_new(directory, known):
-  return {name: load(name) for name in filenames(directory) if name not in known}
+  loaded = {}
+  for name in filenames(directory):
+    if name not in known:
+      episode = load_or_none(name)
+      if episode is not None:
+        loaded[name] = episode
+  return loaded
 
 
 def cache_loader(directory, every, random):
@@ -85,14 +179,17 @@ def cache_loader(directory, every, random):
   cache = {}
   while True:
     cache.update(_load_new(directory, cache))
+    if not cache:
+      raise ConfigError(f'no readable episodes left in {directory}.')
     names = list(cache)
     sample = [names[i] for i in random.choice(len(names), min(every, len(names)), replace=False)]
     yield from _cycle([cache[name] for name in sample], every, random)
 
 
 def recent_loader(directory, every, random):
-  """Each round mixes up to every/2 episodes found at the last refresh with up to every/2 older ones,
-  yields `every` by cycling the combined list, then moves recent into the cache and loads new files."""
+  """Each round takes up to every/2 of the episodes found at the last refresh and up to every/2 older
+  ones, and yields `every` by cycling that list (uniformly over it); then the recent episodes join the
+  old ones and new files are loaded."""
   cache, recent = {}, {}
   while True:
     names = list(recent)
@@ -104,6 +201,8 @@ def recent_loader(directory, every, random):
     yield from _cycle(episodes, every, random)
     cache.update(recent)
     recent = _load_new(directory, cache)
+    if not cache and not recent:
+      raise ConfigError(f'no readable episodes left in {directory}.')
 
 
 def reload_loader(directory, every, random):
@@ -111,14 +210,18 @@ def reload_loader(directory, every, random):
   del every
   while True:
     names = filenames(directory)
+    if not names:
+      raise ConfigError(f'no readable episodes left in {directory}.')
     for index in random.permutation(len(names)):
-      yield load(names[index])
+      episode = load_or_none(names[index])
+      if episode is not None:
+        yield episode
 
 
 def dummy_loader(directory, every, random):
   """Random data with the dtypes and length of one real episode (seed 0, as the original)."""
   del every, random
-  template = load(filenames(directory)[0])
+  template = first_readable(directory)
   generator = np.random.RandomState(0)
   while True:
     episode = {}
@@ -132,6 +235,15 @@ def dummy_loader(directory, every, random):
 
 LOADERS = {
     'cache': cache_loader, 'recent': recent_loader, 'reload': reload_loader, 'dummy': dummy_loader}
+
+
+def first_readable(directory):
+  """The first episode of `directory` that can be read; unreadable ones are moved aside."""
+  for name in filenames(directory):
+    episode = load_or_none(name)
+    if episode is not None:
+      return episode
+  raise ConfigError(f'no readable episodes in {directory}; the seed episodes must be collected first.')
 
 
 def chunks(directory, loader, every, length, num_chunks, seed=None):

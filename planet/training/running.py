@@ -1,9 +1,11 @@
-"""Experiments of several runs in `<logdir>/00001`, ... with PING, DONE and FAIL files (spec 1.4).
+"""Experiments of several runs in `<logdir>/00001`, ... with PING, DONE and FAIL files.
 
 A run is started when its directory has neither PING nor DONE, resumed when it has a PING but no DONE
 and the PING is this worker's or stale (older than 2 * ping_every; any PING when ping_every is 0), and
-skipped otherwise. A run that ends normally gets DONE; one that raises gets DONE and FAIL (the
-traceback). A run abandoned by its consumer or killed gets neither, so it can be resumed.
+skipped otherwise. A run that ends normally gets DONE. One that raises gets FAIL (its traceback) and no
+DONE: it is not resumed by other workers (they would fail the same way) and never counts as completed;
+`retry_failed` removes the FAIL and resumes it from its checkpoint. A run abandoned by its consumer or
+killed gets neither, so it can be resumed.
 """
 
 import datetime
@@ -16,11 +18,32 @@ import time
 import traceback
 import uuid
 
+from planet.errors import ConfigError
+
 log = logging.getLogger('planet')
 
 
 class SkipRun(Exception):
-  pass
+  """This worker leaves the run alone; `reason` is 'done', 'failed' or 'busy'."""
+
+  def __init__(self, reason='busy'):
+    super().__init__(reason)
+    self.reason = reason
+
+
+def failure(logdir):
+  """The first line of the error in a run's FAIL file (`Type: message`), or None without FAIL."""
+  try:
+    with open(os.path.join(logdir, 'FAIL')) as f:
+      lines = f.read().splitlines()
+  except OSError:
+    return None
+  frames = [i for i, line in enumerate(lines) if line.startswith('  File ')]
+  start = frames[-1] + 1 if frames else 0
+  for line in lines[start:]:
+    if line.strip() and not line.startswith(' '):
+      return line.strip()[:300]
+  return 'unknown error'
 
 
 def _write_atomic(path, text):
@@ -34,9 +57,10 @@ class Experiment:
   """Iterates the runs this worker should do; each is a `Run` that yields its scores."""
 
   def __init__(self, basedir, process_fn, start_fn=None, resume_fn=None, num_runs=1,
-               worker_name=None, ping_every=0, resume_runs=True):
+               worker_name=None, ping_every=0, resume_runs=True, retry_failed=False):
     """`start_fn(logdir)` or `resume_fn(logdir)` runs first; its return value, made a tuple, is passed
-    on as `process_fn(logdir, *args)`, a generator of scores."""
+    on as `process_fn(logdir, *args)`, a generator of scores. After iterating, `failed` lists the
+    (logdir, error line) of every visited run that failed, and `done` the runs skipped as done."""
     self.basedir = os.path.expanduser(basedir)
     self.process_fn = process_fn
     self.start_fn = start_fn
@@ -46,17 +70,30 @@ class Experiment:
     self.ping_every = ping_every
     self.ping_stale = 2 * ping_every
     self.resume_runs = resume_runs
+    self.retry_failed = retry_failed
+    self.failed = {}
+    self.done = []
 
   def __iter__(self):
     for number in self._numbers():
       logdir = os.path.join(self.basedir, f'{number:05d}')
       try:
         run = Run(logdir, self.process_fn, self.start_fn, self.resume_fn, self.worker_name,
-                  self.ping_every, self.resume_runs)
-      except SkipRun:
+                  self.ping_every, self.resume_runs, self.retry_failed)
+      except SkipRun as skip:
+        if skip.reason == 'failed':
+          self.failed[logdir] = failure(logdir)
+        elif skip.reason == 'done' and logdir not in self.done:
+          self.done.append(logdir)
         continue
-      yield run
-    log.info('All runs completed.')
+      self.failed.pop(logdir, None)
+      try:
+        yield run
+      finally:
+        if failure(logdir):
+          self.failed[logdir] = failure(logdir)
+    if not self.failed:
+      log.info('All runs completed.')
 
   def _numbers(self):
     if self.num_runs:
@@ -77,12 +114,12 @@ class Experiment:
 class Run:
 
   def __init__(self, logdir, process_fn, start_fn, resume_fn, worker_name, ping_every=0,
-               resume_runs=True):
+               resume_runs=True, retry_failed=False):
     self.logdir = logdir
     self.process_fn = process_fn
     self.worker_name = worker_name
     self.ping_every = ping_every
-    self.resumed = self._decide(resume_runs)
+    self.resumed = self._decide(resume_runs, retry_failed)
     self._init_fn = resume_fn if self.resumed else start_fn
     self._claim()
     self._taken_over = threading.Event()
@@ -97,13 +134,22 @@ class Run:
     except (OSError, ValueError):
       return None
 
-  def _decide(self, resume_runs):
+  def _decide(self, resume_runs, retry_failed):
+    if os.path.exists(self._path('FAIL')):
+      if not retry_failed:
+        raise SkipRun('failed')
+      log.info(f'Retrying failed run {self.logdir}: {failure(self.logdir)}')
+      os.rename(self._path('FAIL'), self._path(f'FAIL.{int(time.time())}'))
+      if os.path.exists(self._path('DONE')):  # Written beside FAIL by earlier versions.
+        os.remove(self._path('DONE'))
     has_done = os.path.exists(self._path('DONE'))
     ping = self._read_ping() if os.path.exists(self._path('PING')) else None
     if not has_done and not os.path.exists(self._path('PING')):
       return False
-    if not resume_runs or has_done:
-      raise SkipRun()
+    if has_done:
+      raise SkipRun('done')
+    if not resume_runs:
+      raise SkipRun('busy')
     if ping and ping.get('worker') != self.worker_name and self.ping_every:
       age = time.time() - ping.get('time', 0)
       if age < 2 * self.ping_every:
@@ -150,10 +196,11 @@ class Run:
         yield value
       log.info('Done.')
       _write_atomic(self._path('DONE'), '\n')
+    except ConfigError:
+      raise  # Bad input (for example a corrupt params.yaml) is the user's to fix, not a failed run.
     except Exception:
       text = traceback.format_exc()
       log.error(text)
-      _write_atomic(self._path('DONE'), '\n')
       _write_atomic(self._path('FAIL'), text)
       raise
     finally:

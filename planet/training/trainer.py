@@ -1,8 +1,10 @@
-"""The trainer: phases and step accounting (spec 7.1, 7.2), collection, checkpoints and summaries.
+"""The trainer: updates, collections, summaries, checkpoints and scores, as its schedule says.
 
-The global step counts examples: every batch adds batch_shape[0]. An epoch is `train_steps` examples of
-updates followed by `test_steps` examples of evaluation. Train episodes are collected every
-`collect_every` train-phase examples, one test episode is run per test phase, and its return is the score.
+The global step counts examples: every batch adds the batch size. `Schedule.at(step)` says what happens
+at a step (tools/schedule.py); the loop below does it. A resumed run restarts from its last checkpoint
+and replays the steps after it: the collections it finds on disk are not run again (their returns are
+read back), summaries already in the event files are not written again, and randomness is seeded from
+the step it resumed at, so the replay draws fresh batches and episodes.
 """
 
 import collections
@@ -14,234 +16,190 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from planet.control import simulate
-from planet.scripts import build
-from planet.scripts import configs
-from planet.tools import dataset
 from planet.tools import episodes
-from planet.tools import schedule
+from planet.tools import schedule as schedule_lib
+from planet.tools import seeding
 from planet.tools import summaries as rich
+from planet.training import checkpoints as checkpoints_lib
+from planet.training import writers
 
 log = logging.getLogger('planet')
-
-Phase = collections.namedtuple('Phase', 'name, steps, log_every, report_every, checkpoint_every')
-
-
-def phases(params):
-  """The train and test phases of an epoch (spec 7.1); a phase with 0 steps is left out."""
-  p = params
-  result = [
-      Phase('train', p['train_steps'], p['train_steps'], None, None),
-      Phase('test', p['test_steps'], p['test_steps'], p['test_steps'], p['checkpoint_every']),
-  ]
-  return [phase for phase in result if phase.steps]
-
-
-def locate(phases, global_step):
-  """(phase, phase_step, summary_step) of a global step (spec 7.1).
-
-  The summary step puts each phase's summaries at the start of its epoch on the longest phase's axis.
-  """
-  epoch, steps_in = divmod(global_step, sum(phase.steps for phase in phases))
-  longest = max(phase.steps for phase in phases)
-  for phase in phases:
-    if steps_in < phase.steps:
-      break
-    steps_in -= phase.steps
-  return phase, epoch * phase.steps + steps_in, epoch * longest + steps_in
-
-
-class Progress:
-  """Logs phase, step, episodes, last score, speed and time left, at most every `every` seconds."""
-
-  def __init__(self, max_steps, step, every=60.0):
-    self.max_steps = max_steps
-    self.every = every
-    self.score = None
-    self._start_time = self._last = time.time()
-    self._start_step = step
-
-  def update(self, phase, step, episodes, now=None):
-    now = time.time() if now is None else now
-    if now - self._last < self.every:
-      return None
-    self._last = now
-    rate = (step - self._start_step) / max(now - self._start_time, 1e-9)
-    left = (self.max_steps - step) / rate if rate > 0 else float('inf')
-    score = 'none yet' if self.score is None else f'{self.score:.1f}'
-    message = (f'Progress: {phase} phase, step {step:,}/{self.max_steps:,} '
-               f'({100 * step / self.max_steps:.1f}%), {episodes} train episodes, last score {score}, '
-               f'{rate:.1f} steps/s, about {_duration(left)} left.')
-    log.info(message)
-    return message
-
-
-def _duration(seconds):
-  if not np.isfinite(seconds):
-    return 'unknown time'
-  if seconds < 120:
-    return f'{seconds:.0f} s'
-  if seconds < 7200:
-    return f'{seconds / 60:.0f} min'
-  if seconds < 3 * 86400:
-    return f'{seconds / 3600:.1f} h'
-  return f'{seconds / 86400:.1f} days'
 
 
 class Trainer:
 
-  def __init__(self, params, logdir, tasks):
-    self.params = params
+  def __init__(self, logdir, learner, schedule, tasks, make_dataset, make_simulation, seed=None,
+               image_bits=5, clipping=None, learning_rate=None):
+    """`make_dataset(phase, seed)` gives the batches of a phase; `make_simulation(collect, task,
+    outdir)` the Simulation of a collection of a task. The rest are plain settings."""
     self.logdir = logdir
+    self.learner = learner
+    self.model = learner.model
+    self.schedule = schedule
     self.tasks = tasks
-    self.batch_size = params['batch_shape'][0]
-    self.train_dir = os.path.join(logdir, 'train_episodes')
-    self.test_dir = os.path.join(logdir, 'test_episodes')
-    env = tasks[0].env_ctor()
-    action_size = env.action_space.shape[0]  # All tasks share the (padded) action space.
-    env.close()
-    seed = params['seed']
-    self.data = {
-        'train': iter(dataset.dataset(self.train_dir, params, seed)),
-        'test': iter(dataset.dataset(self.test_dir, params, None if seed is None else seed + 1)),
-    }
-    spec = self.data['train'].element_spec
-    state_shapes = {}
-    if params['state_diagnostics']:
-      state_shapes = {name: tuple(spec[name].shape[2:])  # [B, T, ...] batches
-                      for name in tasks[0].state_components if name != 'reward'}
-    self.model = build.model(params, action_size, state_shapes)
-    self.learner = build.learner(params, self.model)
-    self.optimizer = self.learner.optimizer
+    self.seed = seed
+    self.image_bits = image_bits
+    self.clipping = clipping
+    self.learning_rate = learning_rate
+    self.batch = schedule.batch
+    self.dirs = {phase: os.path.join(logdir, f'{phase}_episodes') for phase in ('train', 'test')}
+    for directory in self.dirs.values():
+      episodes.clean_temporary(directory)
+    self.index = {phase: episodes.Index(directory) for phase, directory in self.dirs.items()}
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
-    self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
-    self.manager = tf.train.CheckpointManager(
-        self.checkpoint, logdir, max_to_keep=5, checkpoint_name='model.ckpt')
-    if self.manager.latest_checkpoint:
-      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-      log.info(f'Resuming from {self.manager.latest_checkpoint} at step {int(self.step)}.')
+    self.checkpoints = checkpoints_lib.Checkpoints(tf.train.Checkpoint(
+        model=self.model, optimizer=learner.optimizer, step=self.step), logdir)
+    start = self.checkpoints.restore()
+    if start is not None:
+      log.info(f'Resuming from {self.checkpoints.restored} at step {int(self.step)}.')
     log.info(f'Graph contains {self.model.num_parameters()} trainable variables.')
-    self.learner.compile(spec)
-    self._steps = self.learner.functions()
-    self.phases = phases(params)
-    self.collects = {phase: configs.collect_specs(params, phase) for phase in ('train', 'test')}
-    self._agents = {}
+    start = int(self.step)
+    # Fresh randomness at every (re)start, a function of the seed and the step only.
+    if seed is not None:
+      np.random.seed(seeding.derive(seed, 'numpy', start))
+      tf.random.set_seed(seeding.derive(seed, 'tensorflow', start))
+    self.data = {phase.name: iter(make_dataset(phase.name, seeding.derive(seed, phase.name, start)))
+                 for phase in schedule.phases}
+    self._make_simulation = make_simulation
     self._simulations = {}
-    self.writers = {
-        phase: tf.summary.create_file_writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
-
-  def agent(self, spec):
-    key = (spec['batch_size'], spec['horizon'])
-    if key not in self._agents:
-      self._agents[key] = build.agent(self.params, self.model, spec['batch_size'], spec['horizon'])
-    return self._agents[key]
-
-  def simulate(self, spec, task, phase_step):
-    name = f'{spec["prefix"]}_{spec["name"]}_{task.name}'
-    if name not in self._simulations:
-      outdir = self.train_dir if spec['prefix'] == 'train' else self.test_dir
-      seed = self.params['seed']
-      seed = None if seed is None else seed + 100 + len(self._simulations)
-      self._simulations[name] = simulate.Simulation(
-          task, self.agent(spec), outdir, seed, spec['batch_size'], self.params['isolate_envs'],
-          self.params['simulate_in_graph'])
-    scale = spec['action_noise'] * schedule.linear(
-        phase_step, spec['action_noise_ramp'], spec['action_noise_min'])
-    result = self._simulations[name].run(scale)
-    log.info(f'{name}: return {result["return"]:.1f}, {result["length"]} steps in '
-             f'{result["seconds"]:.1f} s.')
-    return name, result
+    self.writers = {phase: writers.Writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
+    self.progress = schedule_lib.Progress(schedule.max_steps, start)
+    self._metrics = collections.defaultdict(list)  # printed means, train phase only
+    self._scores = []
+    self._last_log = (time.time(), start)
 
   def run(self):
     """Trains until `max_steps`; yields the score of every report step."""
-    p = self.params
-    batch = self.batch_size
-    print_every = max(p['train_steps'] // 10, 1)
-    scores, metrics_sum, metrics_count = [], collections.Counter(), 0
-    last_time, last_step = time.time(), int(self.step)
-    progress = Progress(p['max_steps'], int(self.step))
     try:
-      while int(self.step) < p['max_steps']:
-        global_step = int(self.step)
-        phase, phase_step, summary_step = locate(self.phases, global_step)
-        if phase_step % phase.steps < batch:
-          log.info(f'Phase {phase.name} (phase step {phase_step}, global step {global_step}).')
-        should_log = schedule.is_every(phase_step, batch, phase.log_every)
-        report = schedule.is_every(phase_step, batch, phase.report_every)
-        data = next(self.data[phase.name])
-        metrics = {k: float(v) for k, v in self._steps[phase.name](data).items()}
-        if not all(math.isfinite(v) for v in metrics.values()):
-          raise FloatingPointError(f'non-finite training metrics at step {global_step}: {metrics}')
-        summaries = {}
-        if phase.name == 'train':
-          for spec in self.collects['train']:
-            if schedule.binary(phase_step, batch, spec['after'], spec['every'], spec['until']):
-              for task in self.tasks:
-                name, result = self.simulate(spec, task, phase_step)
-                self._write('train', summary_step, {f'collection/{name}/return': result['return']})
-        elif should_log:
-          for spec in self.collects['test']:
-            for task in self.tasks:
-              name, result = self.simulate(spec, task, phase_step)
-              summaries[f'simulation/{name}/return'] = result['return']
-              scores.append(result['return'])
-              images = self._simulations[name].first_episode_images()
-              with self.writers['test'].as_default():
-                rich.gif(f'simulation/{name}/animation', images[None] / 255.0, summary_step)
-        self.step.assign_add(batch)
-        if phase.name == 'train':  # The printed means are of the train phase only.
-          metrics_sum.update(metrics)
-          metrics_count += 1
-        if phase.name == 'train' and schedule.is_every(phase_step, batch, print_every):
-          means = {k: v / metrics_count for k, v in metrics_sum.items()}
-          names = [k for k in self.learner.objective.scales if k in means]
-          log.info(f'objectives: step/{"/".join(names)} = '
-                   f'[{global_step}, {", ".join(f"{means[k]:.4g}" for k in names)}]')
-          log.info(f'grad_norms: step/main = [{global_step}, {means["grad_norm"]:.4g}]')
-          metrics_sum, metrics_count = collections.Counter(), 0
-        if schedule.is_every(phase_step, batch, phase.checkpoint_every):
-          self.manager.save(checkpoint_number=int(self.step))
-        if should_log:
-          with self.writers[phase.name].as_default():
-            rich.log_model(self.model, data, summary_step, p['image_bits'])
-          now = time.time()
-          summaries.update({f'objectives/{k}': v for k, v in metrics.items()
-                            if k not in ('loss', 'grad_norm')})
-          summaries['loss'] = metrics['loss']
-          summaries['optimizer/grad_norm'] = metrics['grad_norm']
-          summaries['optimizer/clipped_gradient_norm'] = min(
-              metrics['grad_norm'], p['main_gradient_clipping'])
-          summaries['optimizer/learning_rate'] = p['main_learning_rate']
-          summaries['dataset/episodes'] = episodes.count(self.train_dir)
-          summaries['step'] = phase_step
-          summaries['steps_per_second'] = (int(self.step) - last_step) / max(now - last_time, 1e-9)
-          last_time, last_step = now, int(self.step)
-        progress.update(phase.name, int(self.step), episodes.count(self.train_dir))
-        if report:
-          score = float(np.mean(scores)) if scores else float('nan')
-          progress.score = score
-          scores = []
+      while not self.schedule.done(int(self.step)):
+        now = self.schedule.at(int(self.step))
+        if now.starts_phase:
+          log.info(f'Phase {now.phase.name} (phase step {now.phase_step}, global step {now.step}).')
+        data = next(self.data[now.phase.name])
+        metrics = self._update(now, data)
+        summaries, videos = self._collect(now)
+        self.step.assign_add(self.batch)
+        if now.should_print:
+          self._print_metrics(now)
+        if now.should_log:
+          summaries.update(self._log_scalars(now, metrics))
+        if now.should_report:
+          score = float(np.mean(self._scores)) if self._scores else float('nan')
+          self._scores, self.progress.score = [], score
           log.info(f'Score {score}.')
-          summaries[f'trainer/{phase.name}/score'] = score
-        if summaries:
-          self._write(phase.name, summary_step, summaries)
-        if report:
+          summaries[f'trainer/{now.phase.name}/score'] = score
+        # Summaries first: a checkpoint claims its step is done, so what the step wrote must be there.
+        self._write(now, summaries, videos, data if now.should_log else None)
+        if now.should_checkpoint:
+          self.checkpoints.save(int(self.step))
+        self.progress.update(now.phase.name, int(self.step), len(self.index['train']))
+        if now.should_report:
           yield score
-      self.manager.save(checkpoint_number=int(self.step))
+      self.checkpoints.save(int(self.step))
     except KeyboardInterrupt:
       # Ctrl-C or SIGTERM between steps: keep the progress so that rerunning the command resumes here.
       log.info(f'Interrupted; saving a checkpoint at step {int(self.step)}.')
-      self.manager.save(checkpoint_number=int(self.step))
+      self.checkpoints.save(int(self.step))
       raise
     finally:
-      self.data.clear()  # Stops the generator-backed input pipelines before the interpreter exits.
-      for writer in self.writers.values():
-        writer.flush()
-      for simulation in self._simulations.values():
-        simulation.close()
+      self.close()
 
-  def _write(self, phase, step, scalars):
-    with self.writers[phase].as_default():
+  def _update(self, now, data):
+    step = self.learner.train if now.phase.name == 'train' else self.learner.test
+    metrics = {k: float(v) for k, v in step(data).items()}
+    if not all(math.isfinite(v) for v in metrics.values()):
+      raise FloatingPointError(f'non-finite training metrics at step {now.step}: {metrics}')
+    if now.phase.name == 'train':
+      for key, value in metrics.items():
+        self._metrics[key].append(value)
+    return metrics
+
+  def _collect(self, now):
+    """Runs the collections due now; one already on disk (written before a resume) is read back."""
+    summaries, videos = {}, {}
+    for collect, ordinal in now.collects:
+      for task in self.tasks:
+        name = collect.simulation(task.name)
+        result = self._existing(collect, name, ordinal) or self._simulate(collect, task, name,
+                                                                         ordinal, now.phase_step)
+        if collect.prefix == 'train':
+          summaries[f'collection/{name}/return'] = result['return']
+        else:
+          summaries[f'simulation/{name}/return'] = result['return']
+          videos[f'simulation/{name}/animation'] = result['episodes'][0]['image']
+          self._scores.append(result['return'])
+    return summaries, videos
+
+  def _existing(self, collect, name, ordinal):
+    index = self.index[collect.prefix]
+    first = ordinal * collect.batch_size
+    paths = [index.get(name, first + i) for i in range(collect.batch_size)]
+    if not all(paths):
+      for path in filter(None, paths):  # Part of a batch: it is collected again, whole.
+        index.forget(path)
+        os.remove(path)
+      return None
+    loaded = [episodes.load_or_none(path) for path in paths]
+    if any(episode is None for episode in loaded):
+      for path in paths:
+        index.forget(path)
+      return None
+    returns = [float(episode['reward'].sum()) for episode in loaded]
+    log.info(f'{name}: episode {ordinal} is on disk from before the resume: return '
+             f'{np.mean(returns):.1f}.')
+    return {'return': float(np.mean(returns)), 'returns': returns, 'episodes': loaded}
+
+  def _simulate(self, collect, task, name, ordinal, phase_step):
+    if name not in self._simulations:
+      self._simulations[name] = self._make_simulation(collect, task, self.dirs[collect.prefix])
+    result = self._simulations[name].run(collect.noise(phase_step), ordinal)
+    for path in result['paths']:
+      self.index[collect.prefix].add(path)
+    log.info(f'{name}: return {result["return"]:.1f}, {result["length"]} steps in '
+             f'{result["seconds"]:.1f} s.')
+    return result
+
+  def _print_metrics(self, now):
+    means = {k: np.mean(v) for k, v in self._metrics.items()}
+    names = [k for k in self.learner.objective.scales if k in means]
+    log.info(f'objectives: step/{"/".join(names)} = '
+             f'[{now.step}, {", ".join(f"{means[k]:.4g}" for k in names)}]')
+    log.info(f'grad_norms: step/main = [{now.step}, {means["grad_norm"]:.4g}]')
+    self._metrics.clear()
+
+  def _log_scalars(self, now, metrics):
+    summaries = {f'objectives/{k}': v for k, v in metrics.items() if k not in ('loss', 'grad_norm')}
+    summaries['loss'] = metrics['loss']
+    summaries['optimizer/grad_norm'] = metrics['grad_norm']
+    if self.clipping is not None:
+      summaries['optimizer/clipped_gradient_norm'] = min(metrics['grad_norm'], self.clipping)
+    if self.learning_rate is not None:
+      summaries['optimizer/learning_rate'] = self.learning_rate
+    summaries['dataset/episodes'] = len(self.index['train'])
+    summaries['step'] = now.phase_step
+    now_time, last_step = time.time(), int(self.step)
+    summaries['steps_per_second'] = (last_step - self._last_log[1]) / max(
+        now_time - self._last_log[0], 1e-9)
+    self._last_log = (now_time, last_step)
+    return summaries
+
+  def _write(self, now, scalars, videos, data):
+    if not (scalars or videos or data is not None):
+      return
+
+    def write():
+      if data is not None:
+        rich.log_model(self.model, data, now.summary_step, self.image_bits)
+      for name, frames in videos.items():
+        rich.gif(name, frames[None] / 255.0, now.summary_step)
       for name, value in scalars.items():
-        tf.summary.scalar(name, value, step=step)
-    self.writers[phase].flush()
+        tf.summary.scalar(name, value, step=now.summary_step)
+
+    self.writers[now.phase.name].write(now.summary_step, write)
+
+  def close(self):
+    self.data.clear()  # Stops the generator-backed input pipelines before the interpreter exits.
+    for writer in self.writers.values():
+      writer.close()
+    for simulation in self._simulations.values():
+      simulation.close()
