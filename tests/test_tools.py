@@ -1,4 +1,4 @@
-"""create_video, fetch_events and plot_scores (spec 1.7 and the plots against the paper)."""
+"""create_video, fetch_events and plot_scores (the plots against the paper), and evaluate."""
 
 import csv
 import os
@@ -41,18 +41,46 @@ def test_create_video(tmp_path, extension, capsys):
   assert frames.shape[:3] == (5, 64, 128)
   if extension == 'gif':
     assert abs(int(frames[3, 10, 10, 0]) - 60) <= 1 and abs(int(frames[3, 10, 100, 0]) - 61) <= 1
+  assert sorted(os.listdir(tmp_path)) == sorted([f'out.{extension}', 'strip.png'])  # no temp files
   # An existing output is left alone without -f.
   before = os.path.getmtime(target)
   assert create_video.main(['-i', source, '-o', target]) == 0
   assert 'Skip rendering' in capsys.readouterr().out and os.path.getmtime(target) == before
 
 
-def test_create_video_bad_input(tmp_path):
+def test_create_video_bad_strip(tmp_path, capsys):
   source = str(tmp_path / 'strip.png')
   iio.imwrite(source, np.zeros((100, 64, 3), np.uint8))
   assert create_video.main(['-i', source, '-o', str(tmp_path / 'a.gif')]) == 2
-  iio.imwrite(source, strip())
-  assert create_video.main(['-i', source, '-o', str(tmp_path / 'a.avi')]) == 2
+  assert capsys.readouterr().err == (
+      f"error: -i/--image-path {source!r}: strip of 64x100 pixels is not a grid of 64x64 tiles; "
+      "set -x and -y to the tile size.\n")
+  assert sorted(os.listdir(tmp_path)) == ['strip.png']
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['-x', '0'], '-x/--tile-width 0: allowed: a positive number of pixels (the size of one tile).'),
+    (['-y', '-64'], '-y/--tile-height -64: allowed: a positive number of pixels (the size of one tile).'),
+    (['-r', '0'], '-r/--fps 0.0: allowed: a positive number of frames per second.'),
+    (['-r', '-5'], '-r/--fps -5.0: allowed: a positive number of frames per second.'),
+    (['-i', 'missing.png'], "-i/--image-path 'missing.png': no such file."),
+    (['-o', 'a.avi'], "-o/--animation-path 'a.avi': allowed: a path ending in .gif or .mp4."),
+    (['-o', 'no/such/folder/a.gif'], "-o/--animation-path 'no/such/folder/a.gif': the folder {tmp}/no/such/"
+                                     "folder does not exist."),
+])
+def test_create_video_bad_flags(tmp_path, monkeypatch, capsys, flags, message):
+  monkeypatch.chdir(tmp_path)
+  iio.imwrite('strip.png', strip())
+  assert create_video.main(['-i', 'strip.png', '-o', 'a.gif', *flags]) == 2
+  assert capsys.readouterr().err == f'error: {message.format(tmp=tmp_path)}\n'
+  assert os.listdir(tmp_path) == ['strip.png']  # nothing written
+
+
+def test_create_video_flag_type_error_is_one_line(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    create_video.main(['-i', 'strip.png', '-o', 'a.gif', '-x', 'wide'])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == "error: argument -x/--tile-width: invalid int value: 'wide'\n"
 
 
 def write_run(rundir, task, scores, episodes):
