@@ -95,28 +95,79 @@ def write_run(rundir, task, scores, episodes):
   writer.flush()
 
 
-def test_fetch_events(tmp_path):
+def read_csv(path):
+  with open(path) as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ['wall_time', 'step', 'value']
+  return [(int(row[1]), float(row[2])) for row in rows[1:]]
+
+
+def test_fetch_events(tmp_path, capsys):
   write_run(str(tmp_path / 'logs' / 'a' / '00001'), 'cheetah_run', [1.5, 2.5, 4.0], [5, 6, 7])
   write_run(str(tmp_path / 'logs' / 'b' / '00001'), 'cheetah_run', [3.0], [5])
   outdir = str(tmp_path / 'csv')
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / '*' / '00001'),
                             '--outdir', outdir]) == 0
-  names = sorted(os.listdir(outdir))
-  assert len(names) == 2 and all(n.endswith('___trainer_test_score.csv') for n in names)
-  assert names[0] == fetch_events.clean(str(tmp_path / 'logs' / 'a' / '00001')) + \
-      '___trainer_test_score.csv'
-  with open(os.path.join(outdir, names[0])) as f:
-    rows = list(csv.reader(f))
-  assert rows[0] == ['wall_time', 'step', 'value']
-  assert [(int(r[1]), float(r[2])) for r in rows[1:]] == [(0, 1.5), (1000, 2.5), (2000, 4.0)]
+  run_a = fetch_events.clean(str(tmp_path / 'logs' / 'a' / '00001'))
+  run_b = fetch_events.clean(str(tmp_path / 'logs' / 'b' / '00001'))
+  assert sorted(os.listdir(outdir)) == [
+      f'{run_a}___test___trainer_test_score.csv', f'{run_b}___test___trainer_test_score.csv']
+  assert read_csv(os.path.join(outdir, f'{run_a}___test___trainer_test_score.csv')) == [
+      (0, 1.5), (1000, 2.5), (2000, 4.0)]
   # Existing outputs are skipped unless --force True; a tag glob picks other tags.
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '00001'), '--outdir', outdir,
                             '--tags', 'objectives/*']) == 0
   assert len(os.listdir(outdir)) == 2
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '00001'), '--outdir', outdir,
                             '--tags', 'objectives/*', '--force', 'True']) == 0
+  assert f'{run_a}___test___objectives_image.csv' in os.listdir(outdir)
   assert len(os.listdir(outdir)) == 3
+  # A log directory whose cleaned name is a prefix of another's is not taken for already exported.
+  write_run(str(tmp_path / 'logs' / 'a' / '0000'), 'cheetah_run', [9.0], [5])
+  capsys.readouterr()
+  assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '0000'), '--outdir', outdir]) == 0
+  assert capsys.readouterr().out == f'Exported 1 CSV files of {tmp_path / "logs" / "a" / "0000"}.\n'
   assert fetch_events.main(['--logdirs', str(tmp_path / 'nothing*'), '--outdir', outdir]) == 2
+  assert capsys.readouterr().err == f"error: --logdirs {str(tmp_path / 'nothing*')!r}: no directory matches.\n"
+
+
+def test_fetch_events_keeps_train_and_test_apart_and_skips_non_scalars(tmp_path, capsys):
+  run = tmp_path / 'logs' / 'c' / '00001'
+  for folder, losses in (('train', [3.0, 2.0]), ('test', [5.0, 4.0])):
+    writer = tf.summary.create_file_writer(str(run / folder))
+    with writer.as_default():
+      for index, loss in enumerate(losses):
+        tf.summary.scalar('loss', loss, step=10 * index)
+        tf.summary.image('data/image', np.zeros((1, 4, 4, 3), np.float32), step=10 * index)
+        tf.summary.histogram('weights', [1.0, 2.0, 3.0], step=10 * index)
+        tf.summary.text('note', 'hello', step=10 * index)
+    writer.flush()
+  outdir = tmp_path / 'csv'
+  assert fetch_events.main(['--logdirs', str(run), '--outdir', str(outdir), '--tags', '*']) == 0
+  assert capsys.readouterr().out == f'Exported 2 CSV files of {run} (skipped 3 non-scalar tags).\n'
+  prefix = fetch_events.clean(str(run))
+  assert sorted(os.listdir(outdir)) == [f'{prefix}___test___loss.csv', f'{prefix}___train___loss.csv']
+  assert read_csv(outdir / f'{prefix}___train___loss.csv') == [(0, 3.0), (10, 2.0)]
+  assert read_csv(outdir / f'{prefix}___test___loss.csv') == [(0, 5.0), (10, 4.0)]
+  # Events directly in the log directory: the folder part is `.`, cleaned to `_` (___ _ ___).
+  assert fetch_events.main(['--logdirs', str(run / 'train'), '--outdir', str(outdir),
+                            '--tags', 'loss']) == 0
+  assert read_csv(outdir / f'{fetch_events.clean(str(run / "train"))}_______loss.csv') == [
+      (0, 3.0), (10, 2.0)]
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--workers', '0'], '--workers 0: allowed: a positive number of threads.'),
+    (['--workers', '-4'], '--workers -4: allowed: a positive number of threads.'),
+    (['--outdir', 'afile'], "--outdir 'afile' is a file; allowed: a folder (it is created if missing)."),
+])
+def test_fetch_events_bad_flags(tmp_path, monkeypatch, capsys, flags, message):
+  monkeypatch.chdir(tmp_path)
+  write_run(os.path.join('logs', 'a', '00001'), 'cheetah_run', [1.5], [5])
+  open('afile', 'w').close()
+  assert fetch_events.main(['--logdirs', 'logs/*/00001', '--outdir', 'csv', *flags]) == 2
+  assert capsys.readouterr() == ('', f'error: {message}\n')
+  assert sorted(os.listdir(tmp_path)) == ['afile', 'logs'] and os.path.getsize('afile') == 0
 
 
 def test_fetch_events_keeps_every_event(tmp_path):
