@@ -1,4 +1,4 @@
-"""create_video, fetch_events and plot_scores (the plots against the paper), and evaluate."""
+"""create_video, fetch_events and plot_scores (the plots against the paper); evaluate: test_evaluate.py."""
 
 import csv
 import os
@@ -191,20 +191,3 @@ def test_plot_scores(tmp_path):
   image = iio.imread(outfile)
   assert image.shape[:2] == (520, 640)  # 2 rows x 2 tasks at 4 x 6.5 inches, 80 dpi
   assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662
-
-
-def test_evaluate_a_checkpoint(tmp_path, capsys):
-  from planet.scripts import evaluate
-  from planet.scripts import train
-  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 30, 'seed': 0}, 'debug')
-  logdir = str(tmp_path / 'run')
-  list(train.process(params, logdir))
-  video = str(tmp_path / 'eval.gif')
-  assert evaluate.main(['--logdir', logdir, '--episodes', '2', '--video', video]) == 0
-  out = capsys.readouterr().out
-  assert 'dummy: return ' in out and 'over 2 episodes' in out
-  mean, std = (float(x) for x in out.split('return ')[1].split(' over')[0].split(' +- '))
-  assert 400 < mean < 600 and std > 0  # two different env seeds
-  frames = iio.imread(video)
-  assert frames.shape[:3] == (21, 64, 128)  # real frames beside the model's prediction
-  assert evaluate.main(['--logdir', str(tmp_path)]) == 2
