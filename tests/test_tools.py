@@ -1,4 +1,4 @@
-"""create_video, fetch_events and plot_scores (spec 1.7 and the plots against the paper)."""
+"""create_video, fetch_events and plot_scores (the plots against the paper); evaluate: test_evaluate.py."""
 
 import csv
 import os
@@ -41,18 +41,46 @@ def test_create_video(tmp_path, extension, capsys):
   assert frames.shape[:3] == (5, 64, 128)
   if extension == 'gif':
     assert abs(int(frames[3, 10, 10, 0]) - 60) <= 1 and abs(int(frames[3, 10, 100, 0]) - 61) <= 1
+  assert sorted(os.listdir(tmp_path)) == sorted([f'out.{extension}', 'strip.png'])  # no temp files
   # An existing output is left alone without -f.
   before = os.path.getmtime(target)
   assert create_video.main(['-i', source, '-o', target]) == 0
   assert 'Skip rendering' in capsys.readouterr().out and os.path.getmtime(target) == before
 
 
-def test_create_video_bad_input(tmp_path):
+def test_create_video_bad_strip(tmp_path, capsys):
   source = str(tmp_path / 'strip.png')
   iio.imwrite(source, np.zeros((100, 64, 3), np.uint8))
   assert create_video.main(['-i', source, '-o', str(tmp_path / 'a.gif')]) == 2
-  iio.imwrite(source, strip())
-  assert create_video.main(['-i', source, '-o', str(tmp_path / 'a.avi')]) == 2
+  assert capsys.readouterr().err == (
+      f"error: -i/--image-path {source!r}: strip of 64x100 pixels is not a grid of 64x64 tiles; "
+      "set -x and -y to the tile size.\n")
+  assert sorted(os.listdir(tmp_path)) == ['strip.png']
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['-x', '0'], '-x/--tile-width 0: allowed: a positive number of pixels (the size of one tile).'),
+    (['-y', '-64'], '-y/--tile-height -64: allowed: a positive number of pixels (the size of one tile).'),
+    (['-r', '0'], '-r/--fps 0.0: allowed: a positive number of frames per second.'),
+    (['-r', '-5'], '-r/--fps -5.0: allowed: a positive number of frames per second.'),
+    (['-i', 'missing.png'], "-i/--image-path 'missing.png': no such file."),
+    (['-o', 'a.avi'], "-o/--animation-path 'a.avi': allowed: a path ending in .gif or .mp4."),
+    (['-o', 'no/such/folder/a.gif'], "-o/--animation-path 'no/such/folder/a.gif': the folder {tmp}/no/such/"
+                                     "folder does not exist."),
+])
+def test_create_video_bad_flags(tmp_path, monkeypatch, capsys, flags, message):
+  monkeypatch.chdir(tmp_path)
+  iio.imwrite('strip.png', strip())
+  assert create_video.main(['-i', 'strip.png', '-o', 'a.gif', *flags]) == 2
+  assert capsys.readouterr().err == f'error: {message.format(tmp=tmp_path)}\n'
+  assert os.listdir(tmp_path) == ['strip.png']  # nothing written
+
+
+def test_create_video_flag_type_error_is_one_line(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    create_video.main(['-i', 'strip.png', '-o', 'a.gif', '-x', 'wide'])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == "error: argument -x/--tile-width: invalid int value: 'wide'\n"
 
 
 def write_run(rundir, task, scores, episodes):
@@ -67,28 +95,79 @@ def write_run(rundir, task, scores, episodes):
   writer.flush()
 
 
-def test_fetch_events(tmp_path):
+def read_csv(path):
+  with open(path) as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ['wall_time', 'step', 'value']
+  return [(int(row[1]), float(row[2])) for row in rows[1:]]
+
+
+def test_fetch_events(tmp_path, capsys):
   write_run(str(tmp_path / 'logs' / 'a' / '00001'), 'cheetah_run', [1.5, 2.5, 4.0], [5, 6, 7])
   write_run(str(tmp_path / 'logs' / 'b' / '00001'), 'cheetah_run', [3.0], [5])
   outdir = str(tmp_path / 'csv')
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / '*' / '00001'),
                             '--outdir', outdir]) == 0
-  names = sorted(os.listdir(outdir))
-  assert len(names) == 2 and all(n.endswith('___trainer_test_score.csv') for n in names)
-  assert names[0] == fetch_events.clean(str(tmp_path / 'logs' / 'a' / '00001')) + \
-      '___trainer_test_score.csv'
-  with open(os.path.join(outdir, names[0])) as f:
-    rows = list(csv.reader(f))
-  assert rows[0] == ['wall_time', 'step', 'value']
-  assert [(int(r[1]), float(r[2])) for r in rows[1:]] == [(0, 1.5), (1000, 2.5), (2000, 4.0)]
+  run_a = fetch_events.clean(str(tmp_path / 'logs' / 'a' / '00001'))
+  run_b = fetch_events.clean(str(tmp_path / 'logs' / 'b' / '00001'))
+  assert sorted(os.listdir(outdir)) == [
+      f'{run_a}___test___trainer_test_score.csv', f'{run_b}___test___trainer_test_score.csv']
+  assert read_csv(os.path.join(outdir, f'{run_a}___test___trainer_test_score.csv')) == [
+      (0, 1.5), (1000, 2.5), (2000, 4.0)]
   # Existing outputs are skipped unless --force True; a tag glob picks other tags.
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '00001'), '--outdir', outdir,
                             '--tags', 'objectives/*']) == 0
   assert len(os.listdir(outdir)) == 2
   assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '00001'), '--outdir', outdir,
                             '--tags', 'objectives/*', '--force', 'True']) == 0
+  assert f'{run_a}___test___objectives_image.csv' in os.listdir(outdir)
   assert len(os.listdir(outdir)) == 3
+  # A log directory whose cleaned name is a prefix of another's is not taken for already exported.
+  write_run(str(tmp_path / 'logs' / 'a' / '0000'), 'cheetah_run', [9.0], [5])
+  capsys.readouterr()
+  assert fetch_events.main(['--logdirs', str(tmp_path / 'logs' / 'a' / '0000'), '--outdir', outdir]) == 0
+  assert capsys.readouterr().out == f'Exported 1 CSV files of {tmp_path / "logs" / "a" / "0000"}.\n'
   assert fetch_events.main(['--logdirs', str(tmp_path / 'nothing*'), '--outdir', outdir]) == 2
+  assert capsys.readouterr().err == f"error: --logdirs {str(tmp_path / 'nothing*')!r}: no directory matches.\n"
+
+
+def test_fetch_events_keeps_train_and_test_apart_and_skips_non_scalars(tmp_path, capsys):
+  run = tmp_path / 'logs' / 'c' / '00001'
+  for folder, losses in (('train', [3.0, 2.0]), ('test', [5.0, 4.0])):
+    writer = tf.summary.create_file_writer(str(run / folder))
+    with writer.as_default():
+      for index, loss in enumerate(losses):
+        tf.summary.scalar('loss', loss, step=10 * index)
+        tf.summary.image('data/image', np.zeros((1, 4, 4, 3), np.float32), step=10 * index)
+        tf.summary.histogram('weights', [1.0, 2.0, 3.0], step=10 * index)
+        tf.summary.text('note', 'hello', step=10 * index)
+    writer.flush()
+  outdir = tmp_path / 'csv'
+  assert fetch_events.main(['--logdirs', str(run), '--outdir', str(outdir), '--tags', '*']) == 0
+  assert capsys.readouterr().out == f'Exported 2 CSV files of {run} (skipped 3 non-scalar tags).\n'
+  prefix = fetch_events.clean(str(run))
+  assert sorted(os.listdir(outdir)) == [f'{prefix}___test___loss.csv', f'{prefix}___train___loss.csv']
+  assert read_csv(outdir / f'{prefix}___train___loss.csv') == [(0, 3.0), (10, 2.0)]
+  assert read_csv(outdir / f'{prefix}___test___loss.csv') == [(0, 5.0), (10, 4.0)]
+  # Events directly in the log directory: the folder part is `.`, cleaned to `_` (___ _ ___).
+  assert fetch_events.main(['--logdirs', str(run / 'train'), '--outdir', str(outdir),
+                            '--tags', 'loss']) == 0
+  assert read_csv(outdir / f'{fetch_events.clean(str(run / "train"))}_______loss.csv') == [
+      (0, 3.0), (10, 2.0)]
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--workers', '0'], '--workers 0: allowed: a positive number of threads.'),
+    (['--workers', '-4'], '--workers -4: allowed: a positive number of threads.'),
+    (['--outdir', 'afile'], "--outdir 'afile' is a file; allowed: a folder (it is created if missing)."),
+])
+def test_fetch_events_bad_flags(tmp_path, monkeypatch, capsys, flags, message):
+  monkeypatch.chdir(tmp_path)
+  write_run(os.path.join('logs', 'a', '00001'), 'cheetah_run', [1.5], [5])
+  open('afile', 'w').close()
+  assert fetch_events.main(['--logdirs', 'logs/*/00001', '--outdir', 'csv', *flags]) == 2
+  assert capsys.readouterr() == ('', f'error: {message}\n')
+  assert sorted(os.listdir(tmp_path)) == ['afile', 'logs'] and os.path.getsize('afile') == 0
 
 
 def test_fetch_events_keeps_every_event(tmp_path):
@@ -112,20 +191,3 @@ def test_plot_scores(tmp_path):
   image = iio.imread(outfile)
   assert image.shape[:2] == (520, 640)  # 2 rows x 2 tasks at 4 x 6.5 inches, 80 dpi
   assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662
-
-
-def test_evaluate_a_checkpoint(tmp_path, capsys):
-  from planet.scripts import evaluate
-  from planet.scripts import train
-  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 30, 'seed': 0}, 'debug')
-  logdir = str(tmp_path / 'run')
-  list(train.process(params, logdir))
-  video = str(tmp_path / 'eval.gif')
-  assert evaluate.main(['--logdir', logdir, '--episodes', '2', '--video', video]) == 0
-  out = capsys.readouterr().out
-  assert 'dummy: return ' in out and 'over 2 episodes' in out
-  mean, std = (float(x) for x in out.split('return ')[1].split(' over')[0].split(' +- '))
-  assert 400 < mean < 600 and std > 0  # two different env seeds
-  frames = iio.imread(video)
-  assert frames.shape[:3] == (21, 64, 128)  # real frames beside the model's prediction
-  assert evaluate.main(['--logdir', str(tmp_path)]) == 2

@@ -102,9 +102,11 @@ class Simulation:
       return None
     return [seeding.derive(self.seed, self.name, ordinal, index) for index in range(self.batch_size)]
 
-  def run(self, noise_scale, ordinal=None):
+  def run(self, noise_scale, ordinal=None, seeds=None):
+    """Plays episode `ordinal` (default: the next) in every env, seeded from its position or with
+    the given env `seeds`."""
     ordinal = self._count if ordinal is None else ordinal
-    seeds = self.seeds(ordinal)
+    seeds = self.seeds(ordinal) if seeds is None else seeds
     start = time.time()
     for attempt in range(WORKER_RETRIES + 1):
       self._died = None
