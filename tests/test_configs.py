@@ -146,3 +146,12 @@ def test_cli_bad_flag_value(run_train, tmp_path):
   code, _, stderr = run_train('--logdir', str(tmp_path / 'x'), '--resume_runs', 'yes', timeout=120)
   assert code == 2 and "expected True or False, got 'yes'" in stderr
   assert not (tmp_path / 'x').exists()
+
+
+def test_every_params_key_is_documented():
+  from conftest import REPO
+  import re
+  with open(os.path.join(REPO, 'docs', 'params.md')) as f:
+    documented = set(re.findall(r'`([a-z][a-z0-9_]*)`', f.read()))
+  assert [key for key in configs.PARAMS if key not in documented] == []
+  assert [key for key in configs.COLLECT_KEYS if key not in documented] == []

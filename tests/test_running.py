@@ -147,7 +147,7 @@ def test_retry_failed_resumes_the_run(tmp_path):
   def resume(logdir):
     calls.append('resume')
 
-  def process(logdir):
+  def process(logdir, *args):
     yield 1
 
   (tmp_path / '00001').mkdir()

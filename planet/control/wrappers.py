@@ -63,7 +63,9 @@ class DeepMindEnv(gymnasium.Env):
     return self._env.physics.render(height, width, camera_id=self._camera_id)
 
   def close(self):
-    self._env.close()
+    # Free the rendering context here, on the thread that uses it: left to garbage collection it is
+    # freed on whichever thread collects it, which dm_control refuses (an ignored error at exit).
+    self._env.physics.free()
 
 
 class DummyEnv(gymnasium.Env):
