@@ -1,4 +1,4 @@
-"""create_video, fetch_events and plot_scores (spec 1.7 and the plots against the paper)."""
+"""create_video, fetch_events and evaluate (spec 1.7)."""
 
 import csv
 import os
@@ -11,7 +11,6 @@ import tensorflow as tf
 from planet.scripts import configs
 from planet.scripts import create_video
 from planet.scripts import fetch_events
-from planet.scripts import plot_scores
 
 
 def strip(rows=2, cols=5):
@@ -96,22 +95,6 @@ def test_fetch_events_keeps_every_event(tmp_path):
   write_run(str(tmp_path / 'long' / '00001'), 'cheetah_run', list(range(25)), list(range(25)))
   rows = fetch_events.scalars(str(tmp_path / 'long' / '00001' / 'test'), 'trainer*score')
   assert [value for _, _, value in rows['trainer/test/score']] == list(range(25))
-
-
-def test_plot_scores(tmp_path):
-  write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
-  write_run(str(tmp_path / 'r2' / '00001'), 'cheetah_run', [30, 200, 500], [5, 6, 7])
-  write_run(str(tmp_path / 'r3' / '00001'), 'walker_walk', [50, 60], [5, 6])
-  task, episodes, scores = plot_scores.run_curve(str(tmp_path / 'r1' / '00001'))
-  assert task == 'cheetah_run' and episodes.tolist() == [5, 6, 7] and scores.tolist() == [10, 100, 300]
-  grid, mean, low, high = plot_scores.aggregate([(np.array([5, 6, 7]), np.array([10, 100, 300])),
-                                                 (np.array([5, 6, 7]), np.array([30, 200, 500]))])
-  assert mean.tolist() == [20, 150, 400] and low.tolist() == [10, 100, 300]
-  outfile = str(tmp_path / 'curves.png')
-  assert plot_scores.main(['--logdirs', str(tmp_path / 'r*' / '00001'), '--outfile', outfile]) == 0
-  image = iio.imread(outfile)
-  assert image.shape[:2] == (520, 640)  # 2 rows x 2 tasks at 4 x 6.5 inches, 80 dpi
-  assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662
 
 
 def test_evaluate_a_checkpoint(tmp_path, capsys):
