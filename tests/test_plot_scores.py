@@ -48,6 +48,11 @@ def test_read_scalars_takes_a_resumed_run_s_values_from_its_first_step_on(tmp_pa
   assert values == {'trainer/test/score': {0: 1.0, 1000: 20.0, 2000: 30.0}}
   _, episodes, scores = plot_scores.run_curve(rundir)
   assert episodes.tolist() == [5, 6, 7] and scores.tolist() == [1, 20, 30]
+  # The last record of a killed writer can be cut short: the records before it still count.
+  newest = sorted(os.listdir(os.path.join(rundir, 'test')))[-1]
+  with open(os.path.join(rundir, 'test', newest), 'ab') as f:
+    f.write(b'\x00\x01\x00\x00\x00\x00\x00\x00' + b'\x00' * 10)
+  assert plot_scores.read_scalars(os.path.join(rundir, 'test'), ['trainer/test/score']) == values
 
 
 def test_plot_scores_png_at_200_dpi(tmp_path, capsys):

@@ -12,6 +12,7 @@ at 200 dpi, or PDF and SVG as vector graphics.
 import argparse
 import glob
 import os
+import struct
 import sys
 
 import numpy as np
@@ -33,19 +34,39 @@ DPI = 200
 COLUMN_WIDTH, ROW_HEIGHT, LEGEND_LINE = 4.0, 3.0, 0.2  # inches
 
 
+def _records(path):
+  """The records of a TFRecord file (an event file): each is a little-endian uint64 length, its CRC, the
+  data and the data's CRC. Stops at a record cut short, as the last one of a killed writer can be."""
+  with open(path, 'rb') as f:
+    while True:
+      header = f.read(12)
+      if len(header) < 12:
+        return
+      length, = struct.unpack('<Q', header[:8])
+      data = f.read(length)
+      if len(data) < length or len(f.read(4)) < 4:
+        return
+      yield data
+
+
 def read_scalars(logdir, tags):
   """{tag: {step: value}} of the scalar summaries `tags` in the event files directly under `logdir`.
 
-  Streams the files in the order they were written (image and GIF summaries are skipped, not loaded).
-  A file written after a resume replaces the values of an older one from its first step on, as
-  TensorBoard does.
+  Streams the files in the order they were written (image and GIF summaries are skipped, not decoded),
+  without loading TensorFlow. A file written after a resume replaces the values of an older one from
+  its first step on, as TensorBoard does.
   """
-  from tensorboard.backend.event_processing import event_file_loader
+  from google.protobuf.message import DecodeError
+  from tensorboard.compat.proto import event_pb2
   from tensorboard.util import tensor_util
   result = {tag: {} for tag in tags}
   for path in sorted(glob.glob(os.path.join(glob.escape(logdir), '*tfevents*'))):
     found = {tag: {} for tag in tags}
-    for event in event_file_loader.EventFileLoader(path).Load():
+    for record in _records(path):
+      try:
+        event = event_pb2.Event.FromString(record)
+      except DecodeError:
+        break
       for value in event.summary.value:
         if value.tag in found:
           if value.HasField('tensor'):
