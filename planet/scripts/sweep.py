@@ -15,6 +15,7 @@ DIR/results.md, DIR/results.csv and DIR/results_<task>.png are written.
 """
 
 import argparse
+import contextlib
 import functools
 import logging
 import os
@@ -283,14 +284,41 @@ def _score_text(score):
 
 def _start_ray(args, logdir):
   import ray
-  _divert_ray_messages(os.path.join(logdir, 'ray.log'))
+  path = os.path.join(logdir, 'ray.log')
+  _divert_ray_messages(path)
   options = dict(log_to_driver=False, logging_level=logging.ERROR)
-  if args.address:
-    ray.init(address=args.address, **options)
-  else:
-    ray.init(address='local', num_cpus=os.cpu_count(), include_dashboard=False,
-             object_store_memory=100 * 2 ** 20, **options)
+  with _stderr_to(path):  # Ray's C++ side warns there, once a second while it cannot connect.
+    try:
+      if args.address:
+        ray.init(address=args.address, **options)
+      else:
+        ray.init(address='local', num_cpus=os.cpu_count(), include_dashboard=False,
+                 object_store_memory=100 * 2 ** 20, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+      if not args.address:
+        raise
+      problem = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      hint = ''
+      if 'RAY_AUTH_MODE' not in os.environ:
+        hint = '; a cluster with token authentication needs RAY_AUTH_MODE=token and its token here'
+      raise ConfigError(f'--address {args.address}: no Ray cluster to connect to ({problem}){hint}; '
+                        f'see {path}.') from None
   return ray
+
+
+@contextlib.contextmanager
+def _stderr_to(path):
+  """Sends what is written to file descriptor 2 (also by C++ code) to `path` meanwhile."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with open(path, 'a') as f:
+    os.dup2(f.fileno(), 2)
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
 
 
 def _divert_ray_messages(path):
@@ -381,7 +409,7 @@ def execute(runs, args, logdir):
           score, count = results.final_score(scores)
           _say(f'{run.name} done: final score {score:.1f} ({count} test episodes). {counts}')
         else:
-          _say(f'{run.name} {state}: {message}. {counts}')
+          _say(f'{run.name} {state}: {message.rstrip(".")}. {counts}')
       if pending and time.time() - last_scores >= SCORES_EVERY:
         last_scores = time.time()
         _say(f'{len(alive)} running: ' + ('; '.join(
