@@ -261,6 +261,26 @@ def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):
     assert f'| planet | dummy | {final:.1f} ± 0.0 | 1 of 2 (1 failed) | 3.0 |' in f.read()
 
 
+def test_params_of_a_run_defaults_config_preset_params_task_seed():
+  args = sweep.parse_args(['--logdir', '/nowhere', '--tasks', 'dummy,cheetah_run', '--seeds', '2',
+                           '--experiments', 'planet,random_collection', '--config', 'debug',
+                           '--params', '{seed: 7, max_steps: 60}'])
+  runs = sweep.plan(args)
+  assert [run.name for run in runs] == [
+      f'{e}/{t}/{i:05d}' for e in ('planet', 'random_collection') for t in ('dummy', 'cheetah_run')
+      for i in (1, 2)]
+  assert runs[0].path == '/nowhere/planet/dummy/00001'
+  assert [run.params['seed'] for run in runs] == [7, 8] * 4
+  assert [run.params['tasks'] for run in runs[:4]] == [['dummy']] * 2 + [['cheetah_run']] * 2
+  for run in runs:
+    assert run.params == configs.resolve(run.params)
+    assert run.params['max_steps'] == 60 and run.params['planner_amount'] == 5  # --params, debug
+  # The preset wins over --config: random collection keeps its zero-iteration planner.
+  assert {run.params['planner_iterations'] for run in runs[:4]} == {2}
+  assert {(run.params['planner_iterations'], run.params['train_action_noise']) for run in runs[4:]} \
+      == {(0, 1.0)}
+
+
 BAD = (
     (('--experiments', 'planet,planetx'), "error: unknown experiment 'planetx'; allowed: cpu_quick, "),
     (('--experiments', 'one_agent_all_tasks'),

@@ -16,6 +16,7 @@ DIR/results.md, DIR/results.csv and DIR/results_<task>.png are written.
 
 import argparse
 import contextlib
+import difflib
 import functools
 import logging
 import os
@@ -142,8 +143,9 @@ def plan(args):
   task_names = _split(args.tasks, '--tasks')
   for name in task_names:
     if name not in tasks_lib.TASKS:
-      raise ConfigError(f'unknown task {name!r}{configs._suggest(name, tasks_lib.TASKS)}; '
-                        f'allowed: {", ".join(tasks_lib.TASKS)}.')
+      close = difflib.get_close_matches(name, tasks_lib.TASKS, n=1)
+      hint = f' (did you mean {close[0]!r}?)' if close else ''
+      raise ConfigError(f'unknown task {name!r}{hint}; allowed: {", ".join(tasks_lib.TASKS)}.')
   presets = [_preset(name) for name in _split(args.experiments, '--experiments')]
   experiments = [e for e, _ in presets]
   if len(set(experiments)) != len(experiments):
@@ -156,13 +158,11 @@ def plan(args):
   runs = []
   for experiment, preset in presets:
     for task in task_names:
-      given = {**preset, **overrides, 'tasks': [task]}
-      first = given.get('seed', base.get('seed'))
-      first = 1 if first is None else first
       try:
-        params = configs.resolve(given, base)
+        params = configs.resolve({**preset, **overrides, 'tasks': [task]}, base)
       except ConfigError as e:
         raise ConfigError(f'{experiment}/{task}: {e}') from None
+      first = 1 if params['seed'] is None else params['seed']
       for index in range(1, args.seeds + 1):
         runs.append(Run(logdir, experiment, task, index, {**params, 'seed': first + index - 1}))
   return runs
