@@ -29,5 +29,8 @@ setuptools.setup(
         'test': ['pytest'],
         # gym_cheetah needs gymnasium's MuJoCo envs (mujoco is already a dependency); gym_racecar Box2D.
         'gym': ['gymnasium[box2d]>=1.0'],
+        # planet.scripts.sweep: many runs on a Ray cluster (tested with Ray 2.60; every node of a
+        # cluster needs the same Ray version as its head).
+        'cluster': ['ray[default]>=2.40,<3'],
     },
 )

@@ -1,4 +1,4 @@
-"""create_video, fetch_events and plot_scores (the plots against the paper); evaluate: test_evaluate.py."""
+"""create_video and fetch_events; evaluate and plot_scores have test_evaluate.py and test_plot_scores.py."""
 
 import csv
 import os
@@ -11,7 +11,6 @@ import tensorflow as tf
 from planet.scripts import configs
 from planet.scripts import create_video
 from planet.scripts import fetch_events
-from planet.scripts import plot_scores
 
 
 def strip(rows=2, cols=5):
@@ -177,17 +176,3 @@ def test_fetch_events_keeps_every_event(tmp_path):
   assert [value for _, _, value in rows['trainer/test/score']] == list(range(25))
 
 
-def test_plot_scores(tmp_path):
-  write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
-  write_run(str(tmp_path / 'r2' / '00001'), 'cheetah_run', [30, 200, 500], [5, 6, 7])
-  write_run(str(tmp_path / 'r3' / '00001'), 'walker_walk', [50, 60], [5, 6])
-  task, episodes, scores = plot_scores.run_curve(str(tmp_path / 'r1' / '00001'))
-  assert task == 'cheetah_run' and episodes.tolist() == [5, 6, 7] and scores.tolist() == [10, 100, 300]
-  grid, mean, low, high = plot_scores.aggregate([(np.array([5, 6, 7]), np.array([10, 100, 300])),
-                                                 (np.array([5, 6, 7]), np.array([30, 200, 500]))])
-  assert mean.tolist() == [20, 150, 400] and low.tolist() == [10, 100, 300]
-  outfile = str(tmp_path / 'curves.png')
-  assert plot_scores.main(['--logdirs', str(tmp_path / 'r*' / '00001'), '--outfile', outfile]) == 0
-  image = iio.imread(outfile)
-  assert image.shape[:2] == (520, 640)  # 2 rows x 2 tasks at 4 x 6.5 inches, 80 dpi
-  assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662

@@ -5,18 +5,19 @@
 For each task (read from each run's params.yaml) it draws the test score (`trainer/test/score`) against
 the number of collected episodes and against environment steps (1000 per episode for every task), as
 the mean over runs with the min-max spread shaded, and the final scores the paper reports for PlaNet and
-for D4PG (after 1e5 episodes) as horizontal reference lines.
+for D4PG (after 1e5 episodes) as horizontal reference lines. The file type follows the extension: PNG
+at 200 dpi, or PDF and SVG as vector graphics.
 """
 
 import argparse
 import glob
 import os
+import struct
 import sys
 
 import numpy as np
 
 from planet.scripts import configs
-from planet.scripts import fetch_events
 
 # Hafner et al. (ICML 2019), Table 1: final test returns.
 PAPER = {
@@ -28,17 +29,65 @@ PAPER = {
     'walker_walk': {'PlaNet': 951, 'D4PG': 968},
 }
 ENV_STEPS_PER_EPISODE = 1000
+FORMATS = ('png', 'pdf', 'svg')
+DPI = 200
+COLUMN_WIDTH, ROW_HEIGHT, LEGEND_LINE = 4.0, 3.0, 0.2  # inches
+
+
+def _records(path):
+  """The records of a TFRecord file (an event file): each is a little-endian uint64 length, its CRC, the
+  data and the data's CRC. Stops at a record cut short, as the last one of a killed writer can be."""
+  with open(path, 'rb') as f:
+    while True:
+      header = f.read(12)
+      if len(header) < 12:
+        return
+      length, = struct.unpack('<Q', header[:8])
+      data = f.read(length)
+      if len(data) < length or len(f.read(4)) < 4:
+        return
+      yield data
+
+
+def read_scalars(logdir, tags):
+  """{tag: {step: value}} of the scalar summaries `tags` in the event files directly under `logdir`.
+
+  Streams the files in the order they were written (image and GIF summaries are skipped, not decoded),
+  without loading TensorFlow. A file written after a resume replaces the values of an older one from
+  its first step on, as TensorBoard does.
+  """
+  from google.protobuf.message import DecodeError
+  from tensorboard.compat.proto import event_pb2
+  from tensorboard.util import tensor_util
+  result = {tag: {} for tag in tags}
+  for path in sorted(glob.glob(os.path.join(glob.escape(logdir), '*tfevents*'))):
+    found = {tag: {} for tag in tags}
+    for record in _records(path):
+      try:
+        event = event_pb2.Event.FromString(record)
+      except DecodeError:
+        break
+      for value in event.summary.value:
+        if value.tag in found:
+          if value.HasField('tensor'):
+            number = float(tensor_util.make_ndarray(value.tensor))
+          else:
+            number = float(value.simple_value)
+          found[value.tag][event.step] = number
+    for tag, values in found.items():
+      if values:
+        first = min(values)
+        result[tag] = {step: v for step, v in result[tag].items() if step < first}
+        result[tag].update(values)
+  return {tag: dict(sorted(values.items())) for tag, values in result.items()}
 
 
 def run_curve(logdir):
   """(task name, episodes [N], scores [N]) of one run directory."""
   params = configs.load(os.path.join(logdir, 'params.yaml'))
   task = '+'.join(params['tasks'])
-  test = os.path.join(logdir, 'test')
-  scores = {step: value for _, step, value in fetch_events.scalars(test, 'trainer/test/score').get(
-      'trainer/test/score', [])}
-  counts = {step: value for _, step, value in fetch_events.scalars(test, 'dataset/episodes').get(
-      'dataset/episodes', [])}
+  values = read_scalars(os.path.join(logdir, 'test'), ('trainer/test/score', 'dataset/episodes'))
+  scores, counts = values['trainer/test/score'], values['dataset/episodes']
   steps = sorted(set(scores) & set(counts))
   return task, np.array([counts[s] for s in steps]), np.array([scores[s] for s in steps])
 
@@ -54,47 +103,93 @@ def aggregate(curves):
   return grid, np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
 
 
-def plot(curves_by_task, outfile):
+def figure_size(curves):
+  """(width, height) in inches: a column per task, two rows of axes and room below for the legend."""
+  entries = max(len(lines) + len(PAPER.get(task, {})) for task, lines in curves.items())
+  return COLUMN_WIDTH * len(curves), round(2 * ROW_HEIGHT + 0.4 + LEGEND_LINE * entries, 2)
+
+
+def figure(curves):
+  """A matplotlib figure of `curves`, {task: {label: [(episodes, scores), ...]}}.
+
+  A column per task: score against episodes above, against environment steps below; one line per label
+  (the mean over its runs, the min-max spread shaded) and the paper's scores as reference lines. Each
+  column's legend sits below its axes, clear of the data.
+  """
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
-  tasks = sorted(curves_by_task)
-  fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6.5), squeeze=False)
+  tasks = sorted(curves)
+  fig, axes = plt.subplots(2, len(tasks), figsize=figure_size(curves), squeeze=False,
+                           layout='constrained')
   for column, task in enumerate(tasks):
-    grid, mean, low, high = aggregate(curves_by_task[task])
     for row, scale, label in ((0, 1, 'episodes'), (1, ENV_STEPS_PER_EPISODE, 'environment steps')):
       ax = axes[row, column]
-      ax.plot(grid * scale, mean, color='C0', label=f'ours ({len(curves_by_task[task])} runs)')
-      ax.fill_between(grid * scale, low, high, color='C0', alpha=0.2)
+      for index, (name, runs) in enumerate(curves[task].items()):
+        grid, mean, low, high = aggregate(runs)
+        color = f'C{index % 10}'
+        ax.plot(grid * scale, mean, color=color,
+                label=f'{name} ({len(runs)} run{"s" if len(runs) != 1 else ""})')
+        ax.fill_between(grid * scale, low, high, color=color, alpha=0.2, linewidth=0)
       for (name, value), style in zip(PAPER.get(task, {}).items(), ('--', ':')):
         ax.axhline(value, color='k', linestyle=style, linewidth=1, label=f'{name} (paper) {value}')
       ax.set_xlabel(label)
       ax.set_ylabel('test return')
       ax.set_title(task)
       ax.grid(alpha=0.3)
-      ax.legend(fontsize=7, loc='lower right')
-  fig.tight_layout()
-  fig.savefig(outfile, dpi=80)
-  plt.close(fig)
+    axes[1, column].legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.25), frameon=False)
+  return fig
+
+
+def plot(curves, outfile):
+  """Draws `curves` (see `figure`) to `outfile`, PNG at 200 dpi or PDF or SVG, atomically."""
+  import matplotlib.pyplot as plt
+  fig = figure(curves)
+  extension = os.path.splitext(outfile)[1][1:].lower()
+  tmp = f'{outfile}.tmp-{os.getpid()}'
+  try:
+    fig.savefig(tmp, format=extension, dpi=DPI)
+    os.replace(tmp, outfile)
+  finally:
+    plt.close(fig)
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def check_outfile(outfile):
+  """The one-line problem with `outfile` as a figure to write, or None."""
+  extension = os.path.splitext(outfile)[1][1:].lower()
+  if extension not in FORMATS:
+    return f'--outfile {outfile!r}: allowed extensions: {", ".join("." + f for f in FORMATS)}'
+  folder = os.path.dirname(os.path.abspath(outfile))
+  if not os.path.isdir(folder):
+    return f'--outfile {outfile!r}: the folder {folder!r} does not exist'
+  return None
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--logdirs', required=True, help='glob of run directories (with params.yaml)')
-  parser.add_argument('--outfile', required=True, help='PNG file to write')
+  parser.add_argument('--outfile', required=True,
+                      help='figure to write: .png (200 dpi), .pdf or .svg (vector)')
   args = parser.parse_args(argv)
+  outfile = os.path.expanduser(args.outfile)
+  problem = check_outfile(outfile)
+  if problem:
+    print(f'error: {problem}', file=sys.stderr)
+    return 2
   logdirs = sorted(d for d in glob.glob(os.path.expanduser(args.logdirs))
                    if os.path.exists(os.path.join(d, 'params.yaml')))
   curves = {}
   for logdir in logdirs:
     task, episodes, scores = run_curve(logdir)
     if len(scores):
-      curves.setdefault(task, []).append((episodes, scores))
+      curves.setdefault(task, {}).setdefault('ours', []).append((episodes, scores))
   if not curves:
     print(f'error: no run with test scores matches {args.logdirs!r}', file=sys.stderr)
     return 2
-  plot(curves, args.outfile)
-  print(f'Wrote {args.outfile}: ' + ', '.join(f'{t} ({len(c)} runs)' for t, c in curves.items()))
+  plot(curves, outfile)
+  print(f'Wrote {outfile}: ' + ', '.join(f'{t} ({len(c["ours"])} runs)' for t, c in curves.items()))
   return 0
 
 

@@ -46,6 +46,17 @@ def failure(logdir):
   return 'unknown error'
 
 
+def clear_failure(logdir):
+  """Lets a failed run be resumed: its FAIL is kept as FAIL.<n>; a DONE that earlier versions wrote
+  beside it is removed."""
+  number = 1
+  while os.path.exists(os.path.join(logdir, f'FAIL.{number}')):
+    number += 1
+  os.replace(os.path.join(logdir, 'FAIL'), os.path.join(logdir, f'FAIL.{number}'))
+  if os.path.exists(os.path.join(logdir, 'DONE')):
+    os.remove(os.path.join(logdir, 'DONE'))
+
+
 def _write_atomic(path, text):
   tmp = f'{path}.tmp-{os.getpid()}-{threading.get_ident()}'
   with open(tmp, 'w') as f:
@@ -139,9 +150,7 @@ class Run:
       if not retry_failed:
         raise SkipRun('failed')
       log.info(f'Retrying failed run {self.logdir}: {failure(self.logdir)}')
-      os.rename(self._path('FAIL'), self._path(f'FAIL.{int(time.time())}'))
-      if os.path.exists(self._path('DONE')):  # Written beside FAIL by earlier versions.
-        os.remove(self._path('DONE'))
+      clear_failure(self.logdir)
     has_done = os.path.exists(self._path('DONE'))
     ping = self._read_ping() if os.path.exists(self._path('PING')) else None
     if not has_done and not os.path.exists(self._path('PING')):

@@ -1,0 +1,118 @@
+"""plot_scores: learning curves of runs against the paper's Table 1, and the figure the sweep draws."""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import tensorflow as tf
+
+from planet.scripts import configs
+from planet.scripts import plot_scores
+
+
+def write_run(rundir, task, scores, episodes, start=0):
+  """A run directory with params.yaml and test summaries at steps 1000 * (start + i), plus an image."""
+  os.makedirs(rundir, exist_ok=True)
+  configs.dump(configs.resolve({'tasks': [task]}), os.path.join(rundir, 'params.yaml'))
+  writer = tf.summary.create_file_writer(os.path.join(rundir, 'test'))
+  with writer.as_default():
+    for index, (score, count) in enumerate(zip(scores, episodes)):
+      step = 1000 * (start + index)
+      tf.summary.scalar('trainer/test/score', score, step=step)
+      tf.summary.scalar('dataset/episodes', count, step=step)
+      tf.summary.image('openloop', np.zeros((1, 8, 8, 3), np.float32), step=step)
+  writer.flush()
+  writer.close()
+
+
+def test_run_curve_and_aggregate(tmp_path):
+  write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
+  task, episodes, scores = plot_scores.run_curve(str(tmp_path / 'r1' / '00001'))
+  assert task == 'cheetah_run' and episodes.tolist() == [5, 6, 7] and scores.tolist() == [10, 100, 300]
+  grid, mean, low, high = plot_scores.aggregate([(np.array([5, 6, 7]), np.array([10, 100, 300])),
+                                                 (np.array([5, 6, 7]), np.array([30, 200, 500]))])
+  assert grid.tolist() == [5, 6, 7]
+  assert mean.tolist() == [20, 150, 400] and low.tolist() == [10, 100, 300]
+  assert high.tolist() == [30, 200, 500]
+  assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662
+
+
+def test_read_scalars_takes_a_resumed_run_s_values_from_its_first_step_on(tmp_path):
+  # A resumed run writes a second event file whose steps start again at its checkpoint; as in
+  # TensorBoard, it replaces the older file's values from that step on.
+  rundir = str(tmp_path / '00001')
+  write_run(rundir, 'walker_walk', [1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8])
+  write_run(rundir, 'walker_walk', [20.0, 30.0], [6, 7], start=1)
+  assert len(os.listdir(os.path.join(rundir, 'test'))) == 2
+  values = plot_scores.read_scalars(os.path.join(rundir, 'test'), ['trainer/test/score'])
+  assert values == {'trainer/test/score': {0: 1.0, 1000: 20.0, 2000: 30.0}}
+  _, episodes, scores = plot_scores.run_curve(rundir)
+  assert episodes.tolist() == [5, 6, 7] and scores.tolist() == [1, 20, 30]
+  # The last record of a killed writer can be cut short: the records before it still count.
+  newest = sorted(os.listdir(os.path.join(rundir, 'test')))[-1]
+  with open(os.path.join(rundir, 'test', newest), 'ab') as f:
+    f.write(b'\x00\x01\x00\x00\x00\x00\x00\x00' + b'\x00' * 10)
+  assert plot_scores.read_scalars(os.path.join(rundir, 'test'), ['trainer/test/score']) == values
+
+
+def test_plot_scores_png_at_200_dpi(tmp_path, capsys):
+  write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
+  write_run(str(tmp_path / 'r2' / '00001'), 'cheetah_run', [30, 200, 500], [5, 6, 7])
+  write_run(str(tmp_path / 'r3' / '00001'), 'walker_walk', [50, 60], [5, 6])
+  outfile = str(tmp_path / 'curves.png')
+  assert plot_scores.main(['--logdirs', str(tmp_path / 'r*' / '00001'), '--outfile', outfile]) == 0
+  assert capsys.readouterr().out == f'Wrote {outfile}: cheetah_run (2 runs), walker_walk (1 runs)\n'
+  # 2 tasks x 4 in wide; 2 rows x 3 in + 0.4 in + 3 legend entries x 0.2 in high; 200 dpi.
+  assert iio.imread(outfile).shape[:2] == (1400, 1600)
+  assert sorted(os.listdir(tmp_path)) == ['curves.png', 'r1', 'r2', 'r3']  # no temp file left
+
+
+def test_legends_sit_outside_the_data(tmp_path):
+  import matplotlib.pyplot as plt
+  runs = [(np.arange(5, 100, 5), np.linspace(50, 650, 19))] * 2
+  experiments = ('planet', 'random_collection', 'deterministic', 'stochastic')
+  curves = {'cheetah_run': {name: runs for name in experiments},
+            'walker_walk': {name: runs[:1] for name in experiments}}
+  fig = plot_scores.figure(curves)
+  fig.canvas.draw()
+  renderer = fig.canvas.get_renderer()
+  legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+  assert len(fig.axes) == 4 and len(legends) == 2
+  assert [t.get_text() for t in legends[0].get_texts()] == [
+      'planet (2 runs)', 'random_collection (2 runs)', 'deterministic (2 runs)', 'stochastic (2 runs)',
+      'PlaNet (paper) 662', 'D4PG (paper) 524']
+  assert [t.get_text() for t in legends[1].get_texts()][-2:] == ['PlaNet (paper) 951', 'D4PG (paper) 968']
+  for legend in legends:
+    box = legend.get_window_extent(renderer)
+    assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+  assert tuple(fig.get_size_inches()) == (8.0, 7.6)  # 2 x 4 in; 2 x 3 in + 0.4 in + 6 x 0.2 in
+  plt.close(fig)
+  plot_scores.plot(curves, str(tmp_path / 'curves.png'))
+  assert iio.imread(str(tmp_path / 'curves.png')).shape[:2] == (1520, 1600)  # at 200 dpi
+
+
+def test_plot_scores_vector_formats(tmp_path):
+  write_run(str(tmp_path / 'r1' / '00001'), 'cup_catch', [10, 100, 300], [5, 6, 7])
+  for name, head in (('curves.svg', b'<?xml'), ('curves.pdf', b'%PDF-')):
+    outfile = str(tmp_path / name)
+    assert plot_scores.main(['--logdirs', str(tmp_path / 'r1' / '00001'), '--outfile', outfile]) == 0
+    with open(outfile, 'rb') as f:
+      assert f.read(5) == head
+
+
+def test_plot_scores_bad_outfile_stops_before_reading(tmp_path, capsys, monkeypatch):
+  write_run(str(tmp_path / 'r1' / '00001'), 'cup_catch', [10], [5])
+
+  def read(logdir):
+    raise AssertionError('read a run before checking --outfile')
+  monkeypatch.setattr(plot_scores, 'run_curve', read)
+  missing = str(tmp_path / 'missing' / 'curves.png')
+  assert plot_scores.main(['--logdirs', str(tmp_path / 'r1' / '00001'), '--outfile', missing]) == 2
+  err = capsys.readouterr().err
+  assert err == (f"error: --outfile {missing!r}: the folder {str(tmp_path / 'missing')!r} does not "
+                 'exist\n')
+  assert plot_scores.main(['--logdirs', str(tmp_path / 'r1' / '00001'),
+                           '--outfile', str(tmp_path / 'curves.jpg')]) == 2
+  assert capsys.readouterr().err.endswith(': allowed extensions: .png, .pdf, .svg\n')
+  assert sorted(os.listdir(tmp_path)) == ['r1']
