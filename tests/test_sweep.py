@@ -198,13 +198,14 @@ def test_second_invocation_trains_nothing_and_rewrites_the_table(grid, capsys, m
 
 
 def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
-  # 00001 resumes with a params.yaml that no longer validates: the run raises, gets FAIL, and is not
-  # retried. Once 00002 has a checkpoint, Ctrl-C (SIGINT to the process group, as a terminal sends).
+  # 00001 cannot write its episodes (a file stands where its train_episodes folder goes): the run
+  # raises, gets FAIL, and is not retried. Once 00002 has a checkpoint, Ctrl-C (SIGINT to the process
+  # group, as a terminal sends).
   logdir = str(tmp_path / 'sweep')
   broken = os.path.join(logdir, 'planet', 'dummy', '00001')
   os.makedirs(broken)
-  with open(os.path.join(broken, 'params.yaml'), 'w') as f:
-    f.write('tasks: [dummy]\nbogus_key: 1\n')
+  with open(os.path.join(broken, 'train_episodes'), 'w') as f:
+    f.write('not a folder\n')
   process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *FLAGS[4:])
   try:
     wait_for(os.path.join(logdir, 'planet', 'dummy', '00002', 'checkpoint'), process)
@@ -215,10 +216,10 @@ def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
   finally:
     stop(process)
   assert process.returncode == 130, err
-  assert re.search(r"planet/dummy/00001 failed: ConfigError: unknown params key 'bogus_key'", out)
+  assert re.search(r"planet/dummy/00001 failed: FileExistsError: .*train_episodes", out)
   assert 'rerun the same command to resume' in err
   with open(os.path.join(broken, 'FAIL')) as f:
-    assert 'bogus_key' in f.read()
+    assert 'FileExistsError' in f.read()
   with open(os.path.join(broken, 'log.txt')) as f:
     assert f.read().count('Sweep run planet/dummy/00001') == 1  # not retried
   assert 'attempt 2' not in out
