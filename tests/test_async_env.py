@@ -1,4 +1,4 @@
-"""Isolated and batched environments (spec 3.6): results, errors with the worker's traceback, cleanup."""
+"""Isolated and batched environments: results, errors with the worker's traceback, cleanup."""
 
 import multiprocessing
 import os

@@ -1,4 +1,4 @@
-"""Params: defaults, the debug config, parsing, and one-line errors for bad input (spec 1.2, 1.3, 2)."""
+"""Params: defaults, the debug config, parsing, and one-line errors for bad input."""
 
 import dataclasses
 import os

@@ -1,4 +1,4 @@
-"""Episode files, chunking offsets (spec 7.3) and the loaders."""
+"""Episode files, chunking offsets and the loaders."""
 
 import itertools
 import os

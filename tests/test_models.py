@@ -1,4 +1,4 @@
-"""Every latent model: state shapes and trainable parameter counts computed by hand (spec 4.2-4.4),
+"""Every latent model: state shapes and trainable parameter counts computed by hand,
 the deterministic preset's rollouts, and the registry."""
 
 import numpy as np

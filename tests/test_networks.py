@@ -1,4 +1,4 @@
-"""Parameter counts computed by hand from the architecture (spec 4.2, 4.5-4.7), and shapes."""
+"""Parameter counts computed by hand from the architecture, and shapes."""
 
 import numpy as np
 import pytest

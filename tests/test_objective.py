@@ -1,4 +1,4 @@
-"""Loss values on fixed inputs (spec 5.3, 5.4)."""
+"""Loss values on fixed inputs."""
 
 import numpy as np
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""The original's overshooting test (spec 8.3) against our implementation, plus the loss's masking."""
+"""The original's overshooting test against our implementation, plus the loss's masking."""
 
 import numpy as np
 import tensorflow as tf

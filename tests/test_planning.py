@@ -1,4 +1,4 @@
-"""CEM on objectives with a known optimum (spec 6.1), and the agent's tf.function tracing once."""
+"""CEM on objectives with a known optimum, and the agent's tf.function tracing once."""
 
 import types
 
@@ -40,7 +40,7 @@ def test_optimum_outside_bounds_is_clipped():
   tf.random.set_seed(0)
   mean = plan([[1.7, -3.0]])
   assert mean.max() <= 1.0 and mean.min() >= -1.0
-  # The mean of clipped elites approaches the bound from inside (spec 6.1: it averages clipped samples).
+  # The mean of clipped elites approaches the bound from inside (it averages clipped samples).
   assert mean[0, :, 0].min() > 0.8 and mean[0, :, 1].max() < -0.8
 
 

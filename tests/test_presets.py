@@ -1,4 +1,4 @@
-"""The paper presets (configs/*.yaml, original README table) and multi-task padding (spec 2.6, 3.4)."""
+"""The paper presets (configs/*.yaml, original README table) and multi-task padding."""
 
 import glob
 import os

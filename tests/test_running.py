@@ -1,4 +1,4 @@
-"""Experiments with many runs and workers (spec 1.4), with the original's running tests (spec 8.4)."""
+"""Experiments with many runs and workers, with the original's running tests."""
 
 import glob
 import os

@@ -17,6 +17,6 @@ def test_binary_collect_grid_default():
 
 
 def test_is_every():
-  # Log grid of the debug run (spec 7.9): at batch 5 and every 10, phase steps 5, 15, ...
+  # Log grid of the debug run: at batch 5 and every 10, phase steps 5, 15, ...
   assert [s for s in range(0, 30, 5) if schedule.is_every(s, 5, 10)] == [5, 15, 25]
   assert not schedule.is_every(5, 5, None)

@@ -1,4 +1,4 @@
-"""Rich summaries (spec 7.5): strip layout, GIF encoding, what log_model writes, state statistics."""
+"""Rich summaries: strip layout, GIF encoding, what log_model writes, state statistics."""
 
 import imageio.v3 as iio
 import numpy as np

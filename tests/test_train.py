@@ -1,4 +1,4 @@
-"""End to end: the debug run of spec 7.9 on `dummy` and on a dm_control task, what it leaves behind,
+"""End to end: the debug run (debug config, max_steps 30) on `dummy` and on a dm_control task, what it leaves behind,
 and resuming an interrupted run."""
 
 import glob
@@ -69,7 +69,7 @@ def check_debug_run(logdir, task, stdout):
   assert all(v < -11000 for _, v in train['objectives/image'])
 
 
-# The original's test matrix (spec 8.1), with the assertions its debug run implies (spec 7.9).
+# The original's test matrix, with the assertions its debug run implies.
 @pytest.mark.parametrize('isolate', ['none', 'thread', 'process'])
 @pytest.mark.parametrize('task', ['dummy', 'cup_catch'])
 def test_debug_run(run_train, tmp_path, task, isolate):

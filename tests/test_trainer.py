@@ -1,4 +1,4 @@
-"""Step accounting (spec 7.1, 7.2, 7.9) and the trainer in-process: scores, tracing, checkpoints."""
+"""Step accounting and the trainer in-process: scores, tracing, checkpoints."""
 
 import os
 

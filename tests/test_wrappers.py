@@ -1,4 +1,4 @@
-"""The recorded episode format (spec 3.5) and the task wrappers (spec 3.1, 3.2)."""
+"""The recorded episode format and the task wrappers."""
 
 import gymnasium
 import numpy as np
@@ -92,7 +92,7 @@ def test_random_episodes_of_the_debug_length(tmp_path):
   assert all(len(episodes.load(name)['image']) == 21 for name in names)
 
 
-TABLE = {  # name: (action repeat, max length, state components, action dim), spec 3.1
+TABLE = {  # name: (action repeat, max length, state components, action dim)
     'cartpole_balance': (8, 125, ['position', 'velocity'], 1),
     'cartpole_swingup': (8, 125, ['position', 'velocity'], 1),
     'finger_spin': (2, 500, ['position', 'velocity', 'touch'], 2),

@@ -1,4 +1,4 @@
-"""The model-predictive-control agent (spec 6.2): filter each new image into the latent state, plan with
+"""The model-predictive-control agent: filter each new image into the latent state, plan with
 CEM, execute the first action with Gaussian exploration noise, clip to the action bounds."""
 
 import tensorflow as tf

@@ -1,10 +1,10 @@
-"""The cross-entropy method in latent space (spec 6.1).
+"""The cross-entropy method in latent space.
 
 Each state of a batch of Bo agents gets `amount` candidate action sequences of length `horizon`; they are
 rolled out open loop with the prior, scored by the objective, and the belief over action sequences is
 refit to the `topk` best, `iterations` times. Candidates are laid out agent-major (row b * amount + a)
 for the states and the actions alike, so several agents plan correctly in one call (the original mixes
-them up, spec 10.9).
+them up).
 """
 
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""The cell interface every latent model shares (spec 4.1).
+"""The cell interface every latent model shares.
 
 A model's state is a dict of [batch, ...] tensors with at least `mean`, `stddev` and `sample`.
 Subclasses implement `initial`, `transition` (the prior) and `posterior`; unrolling over time, the
@@ -36,7 +36,7 @@ class Base(tf.Module):
   def observe(self, embedding, action, state=None):
     """Closed loop: filters [B, T, E] embeddings and [B, T, A] previous actions.
 
-    `action[:, t]` is the action that led to observation t (spec 3.5, 5.1). Returns (posterior, prior),
+    `action[:, t]` is the action that led to observation t. Returns (posterior, prior),
     dicts of [B, T, ...] tensors.
     """
     if state is None:

@@ -1,4 +1,4 @@
-"""The doubly recurrent model (spec 4.4): an encoder GRU, a stochastic layer and a decoder GRU, wired by
+"""The doubly recurrent model: an encoder GRU, a stochastic layer and a decoder GRU, wired by
 six flags. Prior and posterior are the same network; the prior sees a zero observation embedding. It is
 stochastic (not the paper's deterministic baseline) and not used in the paper. Features: the decoder
 state."""
@@ -29,7 +29,7 @@ class DRNN(base.Base):
                   + belief_size * decoder_to_encoder)
     decoder_in = (state_size + belief_size * encoder_to_decoder + action_size * action_to_decoder)
     self.encoder_cell = gru.GRUBlockCell(encoder_in, belief_size, name='encoder_gru')
-    # The original's sample layer is always ReLU; the activation param is ignored here (spec 4.4).
+    # The original's sample layer is always ReLU; the activation param is ignored here.
     self.hidden = keras.layers.Dense(hidden_size, tf.nn.relu)
     self.stats = [keras.layers.Dense(state_size), keras.layers.Dense(state_size)]
     self.decoder_cell = gru.GRUBlockCell(decoder_in, belief_size, name='decoder_gru')

@@ -1,4 +1,4 @@
-"""The GRU of the original, `tf.contrib.rnn.GRUBlockCell` (spec 4.2):
+"""The GRU of the original, `tf.contrib.rnn.GRUBlockCell`:
 
   [r, u] = sigmoid([x, h] W_ru + b_ru),  c = tanh([x, r * h] W_c + b_c),  h' = u * h + (1 - u) * c
 

@@ -1,4 +1,4 @@
-"""The recurrent state-space model (spec 4.2): a deterministic GRU belief and a diagonal Gaussian
+"""The recurrent state-space model: a deterministic GRU belief and a diagonal Gaussian
 stochastic state. Features are concat(sample, belief)."""
 
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""The purely stochastic state-space model (spec 4.3): no deterministic path; features are the sample."""
+"""The purely stochastic state-space model: no deterministic path; features are the sample."""
 
 import tensorflow as tf
 import tf_keras as keras

@@ -1,4 +1,4 @@
-"""Feed-forward heads (spec 4.7): num_layers x Dense(units, activation), then a linear output."""
+"""Feed-forward heads: num_layers x Dense(units, activation), then a linear output."""
 
 import numpy as np
 import tensorflow as tf

@@ -1,5 +1,5 @@
-"""The convolutional encoder and decoder of World Models (Ha & Schmidhuber), as PlaNet uses them
-(spec 4.5, 4.6). Weights: glorot-uniform kernels, zero biases (the TF1 defaults)."""
+"""The convolutional encoder and decoder of World Models (Ha & Schmidhuber), as PlaNet uses them.
+Weights: glorot-uniform kernels, zero biases (the TF1 defaults)."""
 
 import tensorflow as tf
 import tf_keras as keras

@@ -1,4 +1,4 @@
-"""Latent overshooting (spec 5.5): open-loop priors 1..K+1 steps ahead of every posterior, laid out as
+"""Latent overshooting: open-loop priors 1..K+1 steps ahead of every posterior, laid out as
 [B, T, K+1, ...], with an explicit mask of the valid entries.
 
 Entry [b, t, d] of `prior` is the (d+1)-step open-loop prediction of time t + d from the posterior at

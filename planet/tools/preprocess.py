@@ -1,4 +1,4 @@
-"""Image quantisation (spec 5.9): uint8 -> `bits`-bit floats in [-0.5, 0.5) with uniform
+"""Image quantisation: uint8 -> `bits`-bit floats in [-0.5, 0.5) with uniform
 dequantisation noise, and back for summaries."""
 
 import tensorflow as tf

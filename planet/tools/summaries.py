@@ -1,4 +1,4 @@
-"""Rich TensorBoard summaries (spec 7.5): image strips of the data and of closed- and open-loop
+"""Rich TensorBoard summaries: image strips of the data and of closed- and open-loop
 predictions, prediction GIFs (truth above prediction), latent state statistics, predicted against true
 reward, and episode GIFs. Computed only on log steps."""
 

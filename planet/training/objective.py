@@ -1,4 +1,4 @@
-"""The world-model objective (spec 5.2-5.7): Gaussian log-likelihoods of the heads (image, reward and,
+"""The world-model objective: Gaussian log-likelihoods of the heads (image, reward and,
 with state_diagnostics, every state component), the KL between posterior and prior with free nats per
 batch element and time step, the global divergence and latent overshooting."""
 
@@ -32,7 +32,7 @@ def free_nats_divergence(kl, free_nats):
 
 
 def overshooting_divergence(cell, posterior, action, distance, free_nats, stop_posterior_grad):
-  """KL(posterior || open-loop prior) for predictions 2..distance steps ahead (spec 5.5).
+  """KL(posterior || open-loop prior) for predictions 2..distance steps ahead.
 
   Free nats per entry, then the mean over all B * T * (distance - 1) entries, as the original; the
   entries past the end of the sequence are masked explicitly (they are NaN in the original's KL).
