@@ -14,11 +14,6 @@ import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pytest_configure(config):
-  config.addinivalue_line(
-      'markers', 'slow: end-to-end runs and subprocesses (deselect with -m "not slow")')
-
-
 @pytest.fixture
 def run_train(tmp_path):
   """Runs the train command in a subprocess; returns (returncode, stdout, stderr)."""
@@ -52,6 +47,28 @@ def second_dummy(register_task):
   """A second task name with the dummy env."""
   from planet.scripts import tasks
   return register_task('dummy_b', tasks.TASKS['dummy'])
+
+
+class CountingEnv(gymnasium.Env):
+  """The image shows the step count; the reward is the action that was taken."""
+
+  render_mode = 'rgb_array'
+
+  def __init__(self):
+    self.observation_space = spaces.Dict({})
+    self.action_space = spaces.Box(-1, 1, (1,), np.float32)
+    self._step = 0
+
+  def reset(self, *, seed=None, options=None):
+    self._step = 0
+    return {}, {}
+
+  def step(self, action):
+    self._step += 1
+    return {}, float(action[0]), False, False, {}
+
+  def render(self):
+    return np.full((64, 64, 3), self._step, np.uint8)
 
 
 class FaultyEnv(gymnasium.Env):

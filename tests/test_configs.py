@@ -132,6 +132,7 @@ CLI_BAD = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('args, message', CLI_BAD)
 def test_cli_bad_input_writes_nothing(run_train, tmp_path, args, message):
   logdir = tmp_path / 'logs'
@@ -142,6 +143,7 @@ def test_cli_bad_input_writes_nothing(run_train, tmp_path, args, message):
   assert not logdir.exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_flag_value(run_train, tmp_path):
   code, _, stderr = run_train('--logdir', str(tmp_path / 'x'), '--resume_runs', 'yes', timeout=120)
   assert code == 2 and "expected True or False, got 'yes'" in stderr

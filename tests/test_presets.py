@@ -9,12 +9,10 @@ import pytest
 from planet.control import wrappers
 from planet.scripts import build
 from planet.scripts import configs
-from planet.scripts import tasks
 from planet.scripts import train
 from planet.tools import episodes
 
-from conftest import REPO
-from test_wrappers import CountingEnv
+from conftest import REPO, CountingEnv
 
 PRESETS = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REPO, 'configs', '*.yaml')))
 SIX = ['cartpole_swingup', 'reacher_easy', 'cheetah_run', 'finger_spin', 'cup_catch', 'walker_walk']
@@ -45,6 +43,7 @@ SIZES = ('batch_shape', 'train_steps', 'test_steps', 'checkpoint_every', 'loader
          'planner_amount', 'planner_topk', 'collect_every', 'max_steps')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', PRESETS)
 def test_debug_sized_run_of_every_preset(tmp_path, name):
   # The preset's own choices on top of the debug sizes; its sizes and schedule give way to debug's.
@@ -65,6 +64,7 @@ def test_debug_sized_run_of_every_preset(tmp_path, name):
     assert any(np.all(e['action'] == 0) for e in test)
 
 
+@pytest.mark.slow
 def test_multi_task_envs_are_padded_and_image_only():
   params = configs.resolve({'tasks': ['cartpole_swingup', 'cheetah_run']})
   task_list = build.tasks(params)
@@ -108,6 +108,7 @@ def test_multi_task_seed_counts_are_shared(tmp_path, second_dummy):
   assert episodes.count(train_dir) == 4
 
 
+@pytest.mark.slow
 def test_state_diagnostics_run(tmp_path):
   from tensorboard.backend.event_processing import event_accumulator
   params = configs.resolve({'tasks': ['cartpole_swingup'], 'state_diagnostics': True,
@@ -118,6 +119,7 @@ def test_state_diagnostics_run(tmp_path):
   assert {'objectives/position', 'objectives/velocity', 'objectives/reward'} <= tags
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('overrides, objectives', [
     ({'overshooting_scale': 1.0, 'overshooting_distance': 4, 'free_nats': None},
      {'objectives/overshooting', 'objectives/divergence'}),

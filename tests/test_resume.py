@@ -5,7 +5,6 @@ import glob
 import hashlib
 import logging
 import os
-import shutil
 
 import numpy as np
 import pytest

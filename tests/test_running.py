@@ -1,5 +1,6 @@
 """Experiments with many runs and workers, with the original's running tests."""
 
+import pytest
 import glob
 import os
 import pickle
@@ -73,6 +74,7 @@ def _lengths(basedir):
   return lengths
 
 
+@pytest.mark.slow
 def test_no_kills(tmp_path):
   basedir = str(tmp_path)
   _run_threads(basedir)
@@ -84,6 +86,7 @@ def test_no_kills(tmp_path):
   assert _lengths(basedir) == [10] * 100
 
 
+@pytest.mark.slow
 def test_dying_workers(tmp_path):
   basedir = str(tmp_path)
   _run_threads(basedir, die_after=15)

@@ -19,6 +19,8 @@ from planet.tools import episodes
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 
 def scalars(directory):
   accumulator = event_accumulator.EventAccumulator(directory, size_guidance={'tensors': 0})

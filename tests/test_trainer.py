@@ -69,6 +69,7 @@ def finished(tmp_path_factory):
   return logdir, run, scores
 
 
+@pytest.mark.slow
 def test_one_score_per_test_phase(finished):
   _, run, scores = finished
   assert len(scores) == 3  # epochs of 20 steps: test phases at 10-20, 30-40, 50-60
@@ -77,6 +78,7 @@ def test_one_score_per_test_phase(finished):
   assert int(run.step) == 60
 
 
+@pytest.mark.slow
 def test_hot_paths_trace_once(finished):
   _, run, _ = finished
   assert run.learner.functions()['train'].experimental_get_tracing_count() == 1
@@ -88,6 +90,7 @@ def test_hot_paths_trace_once(finished):
     assert simulation._loop.run_graph.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow
 def test_episodes_and_checkpoint(finished):
   logdir, _, _ = finished
   # 1 seed + a collect at train phase steps 10, 20 (global 20, 40): 3; 1 seed + 3 test episodes: 4.

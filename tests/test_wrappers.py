@@ -12,27 +12,7 @@ from planet.scripts import configs
 from planet.scripts import tasks
 from planet.tools import episodes
 
-
-class CountingEnv(gymnasium.Env):
-  """The image shows the step count; the reward is the action that was taken."""
-
-  render_mode = 'rgb_array'
-
-  def __init__(self):
-    self.observation_space = spaces.Dict({})
-    self.action_space = spaces.Box(-1, 1, (1,), np.float32)
-    self._step = 0
-
-  def reset(self, *, seed=None, options=None):
-    self._step = 0
-    return {}, {}
-
-  def step(self, action):
-    self._step += 1
-    return {}, float(action[0]), False, False, {}
-
-  def render(self):
-    return np.full((64, 64, 3), self._step, np.uint8)
+from conftest import CountingEnv
 
 
 def test_recorded_alignment(tmp_path):
