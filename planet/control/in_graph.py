@@ -2,14 +2,18 @@
 `tf.function`, the environments called through `tf.numpy_function` (on the simulation's env thread).
 
 The Python loop in simulate.Simulation calls the agent's compiled policy once per step instead. Both
-share the stop condition and the result, and give the same episodes; `scripts/benchmark.py` measures
+share the stop condition (`running`) and the result, and give the same episodes; `scripts/benchmark.py` measures
 which is faster (see `simulate_in_graph`).
 """
 
 import numpy as np
 import tensorflow as tf
 
-from planet.control import simulate
+
+def running(step, done, max_length):
+  """The one stop condition of both episode loops (this one and simulate.Simulation's Python loop):
+  below the length and some env not done."""
+  return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(done)))
 
 
 class InGraphEpisode:
@@ -50,7 +54,7 @@ class InGraphEpisode:
       return step + 1, images_, scores + rewards, lengths, ends
 
     def cond(step, images, scores, lengths, done):
-      return simulate.running(step, done, self._max_length)
+      return running(step, done, self._max_length)
 
     initial = (tf.constant(0), images, tf.zeros([size]), tf.zeros([size], tf.int32), done)
     _, _, scores, lengths, _ = tf.while_loop(cond, body, initial, parallel_iterations=1)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from planet.control import async_env
+from planet.control import in_graph as in_graph_lib
 from planet.control import wrappers
 from planet.tools import episodes
 from planet.tools import seeding
@@ -24,11 +25,6 @@ from planet.tools import seeding
 log = logging.getLogger('planet')
 
 WORKER_RETRIES = 3
-
-
-def running(step, done, max_length):
-  """The one stop condition of both episode loops: below the length and some env not done."""
-  return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(done)))
 
 
 def result(scores, lengths, seconds):
@@ -68,10 +64,7 @@ class Simulation:
     self._thread = concurrent.futures.ThreadPoolExecutor(1, 'env') if in_graph else None
     ctor = functools.partial(_recording_env, task.env_ctor)
     self.env = self.call(self._build, ctor, batch_size, isolate)
-    self._loop = None
-    if in_graph:
-      from planet.control import in_graph as in_graph_lib
-      self._loop = in_graph_lib.InGraphEpisode(self, agent, task.max_length)
+    self._loop = in_graph_lib.InGraphEpisode(self, agent, task.max_length) if in_graph else None
 
   @staticmethod
   def _build(ctor, batch_size, isolate):
@@ -146,7 +139,7 @@ class Simulation:
     scores = np.zeros(len(self.env), np.float32)
     lengths = np.zeros(len(self.env), np.int32)
     step = 0
-    while running(step, done, self.max_length):
+    while in_graph_lib.running(step, done, self.max_length):
       actions = self.agent.policy(images, np.float32(noise_scale))
       actions = actions.numpy() if hasattr(actions, 'numpy') else np.asarray(actions)
       lengths += ~done
