@@ -27,6 +27,34 @@ def run_train(tmp_path):
   return run
 
 
+@pytest.fixture(scope='session')
+def debug_run(tmp_path_factory):
+  """`debug_run(**overrides)`: a finished in-process run of the debug config with these params,
+  trained once per configuration and shared by every test that asks for it. Returns a namespace with
+  `logdir`, `params`, `scores` and the `trainer`."""
+  import types
+  from planet.control import simulate
+  from planet.scripts import build
+  from planet.scripts import configs
+  from planet.scripts import train
+  runs = {}
+
+  def run(**overrides):
+    key = repr(sorted(overrides.items()))
+    if key not in runs:
+      logdir = str(tmp_path_factory.mktemp('debug_run'))
+      params = train.run_params(configs.resolve(overrides, 'debug'), logdir)
+      task_list = build.tasks(params)
+      simulate.collect_initial_episodes(
+          task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
+          params['num_seed_episodes'], params['seed'], params['isolate_envs'])
+      trainer = build.trainer(params, logdir, task_list)
+      scores = list(trainer.run())
+      runs[key] = types.SimpleNamespace(logdir=logdir, params=params, scores=scores, trainer=trainer)
+    return runs[key]
+  return run
+
+
 @pytest.fixture
 def register_task():
   """Registers tasks for one test (the tasks extension point); `register(name, spec)`."""

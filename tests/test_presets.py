@@ -9,7 +9,6 @@ import pytest
 from planet.control import wrappers
 from planet.scripts import build
 from planet.scripts import configs
-from planet.scripts import train
 from planet.tools import episodes
 
 from conftest import REPO, CountingEnv
@@ -45,14 +44,13 @@ SIZES = ('batch_shape', 'train_steps', 'test_steps', 'checkpoint_every', 'loader
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', PRESETS)
-def test_debug_sized_run_of_every_preset(tmp_path, name):
+def test_debug_sized_run_of_every_preset(debug_run, name):
   # The preset's own choices on top of the debug sizes; its sizes and schedule give way to debug's.
   overrides = {k: v for k, v in preset(name).items() if k not in SIZES}
   overrides.setdefault('tasks', ['dummy'])
   overrides.update(max_steps=30, seed=0)
-  params = configs.resolve(overrides, 'debug')
-  logdir = str(tmp_path)
-  scores = list(train.process(params, logdir))
+  run = debug_run(**overrides)
+  params, logdir, scores = run.params, run.logdir, run.scores
   assert len(scores) == 1 and np.isfinite(scores[0])
   count = len(params['tasks'])
   assert episodes.count(os.path.join(logdir, 'train_episodes')) == 2 * count
@@ -109,12 +107,12 @@ def test_multi_task_seed_counts_are_shared(tmp_path, second_dummy):
 
 
 @pytest.mark.slow
-def test_state_diagnostics_run(tmp_path):
+def test_state_diagnostics_run(debug_run):
   from tensorboard.backend.event_processing import event_accumulator
-  params = configs.resolve({'tasks': ['cartpole_swingup'], 'state_diagnostics': True,
-                            'max_steps': 30, 'seed': 0, 'velocity_loss_scale': 2.0}, 'debug')
-  assert len(list(train.process(params, str(tmp_path)))) == 1
-  accumulator = event_accumulator.EventAccumulator(str(tmp_path / 'train'))
+  run = debug_run(tasks=['cartpole_swingup'], state_diagnostics=True, max_steps=30, seed=0,
+                  velocity_loss_scale=2.0)
+  assert len(run.scores) == 1
+  accumulator = event_accumulator.EventAccumulator(os.path.join(run.logdir, 'train'))
   tags = set(accumulator.Reload().Tags()['tensors'])
   assert {'objectives/position', 'objectives/velocity', 'objectives/reward'} <= tags
 
@@ -127,12 +125,12 @@ def test_state_diagnostics_run(tmp_path):
     ({'model': 'ssm', 'train_collects': [{'after': 10, 'every': 10, 'batch_size': 2}],
       'action_noise_ramp': 100, 'simulate_in_graph': False}, {'objectives/divergence'}),
 ])
-def test_feature_runs(tmp_path, overrides, objectives):
+def test_feature_runs(debug_run, overrides, objectives):
   from tensorboard.backend.event_processing import event_accumulator
-  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 30, 'seed': 0, **overrides}, 'debug')
-  scores = list(train.process(params, str(tmp_path)))
+  run = debug_run(tasks=['dummy'], max_steps=30, seed=0, **overrides)
+  params, scores = run.params, run.scores
   assert len(scores) == 1 and np.isfinite(scores[0])
-  accumulator = event_accumulator.EventAccumulator(str(tmp_path / 'train'))
+  accumulator = event_accumulator.EventAccumulator(os.path.join(run.logdir, 'train'))
   assert objectives <= set(accumulator.Reload().Tags()['tensors'])
   batch = params['train_collects'][0].get('batch_size', 1)
-  assert episodes.count(str(tmp_path / 'train_episodes')) == 1 + batch
+  assert episodes.count(os.path.join(run.logdir, 'train_episodes')) == 1 + batch

@@ -5,6 +5,8 @@ import glob
 import hashlib
 import logging
 import os
+import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -62,11 +64,26 @@ def checkpoint_steps(logdir):
   return sorted(int(p.split('-')[-1].split('.')[0]) for p in glob.glob(f'{logdir}/model.ckpt-*.index'))
 
 
+@pytest.fixture
+def uninterrupted(debug_run):
+  reference = debug_run(**PARAMS)
+  return pathlib.Path(reference.logdir), reference.scores
+
+
 @pytest.fixture(scope='module')
-def uninterrupted(tmp_path_factory):
-  logdir = tmp_path_factory.mktemp('uninterrupted')
-  scores = run(logdir)
-  return logdir, scores
+def stopped(tmp_path_factory):
+  """A run killed after its fourth score (global step 75; checkpoints at 40 and 80)."""
+  logdir = tmp_path_factory.mktemp('stopped')
+  run(logdir, stop_after=4)
+  return logdir
+
+
+@pytest.fixture
+def copy_of_stopped(stopped, tmp_path):
+  """A copy of the stopped run for one test to damage and resume."""
+  target = tmp_path / 'run'
+  shutil.copytree(stopped, target)
+  return target
 
 
 @pytest.fixture(scope='module')
@@ -145,8 +162,8 @@ def test_a_score_survives_a_kill_right_after_its_checkpoint(tmp_path, monkeypatc
   assert [step for step, _ in scores_in_events(tmp_path)] == [5, 15, 25, 35, 45]
 
 
-def test_leftovers_of_killed_writes_are_cleaned(tmp_path):
-  run(tmp_path, stop_after=2)
+def test_leftovers_of_killed_writes_are_cleaned(copy_of_stopped):
+  tmp_path = copy_of_stopped
   (tmp_path / 'train_episodes' / '.20260101T000000-x.npz.tmp').write_bytes(b'partial')
   (tmp_path / 'model.ckpt-60_temp').mkdir()
   (tmp_path / 'model.ckpt-60_temp' / 'part-00000-of-00001.data-00000-of-00001').write_bytes(b'x')
@@ -157,14 +174,14 @@ def test_leftovers_of_killed_writes_are_cleaned(tmp_path):
   assert checkpoint_steps(tmp_path) == [40, 80, 100]
 
 
-def test_corrupt_episode_is_moved_aside(tmp_path, caplog):
-  run(tmp_path, stop_after=2)
+def test_corrupt_episode_is_moved_aside(copy_of_stopped, caplog):
+  tmp_path = copy_of_stopped
   victim = episodes.filenames(str(tmp_path / 'train_episodes'))[-1]
   with open(victim, 'r+b') as f:
     f.truncate(100)
   with caplog.at_level(logging.WARNING, logger='planet'):
     scores = run(tmp_path)
-  assert len(scores) == 3
+  assert len(scores) == 1  # resumed from the checkpoint at 80: the score at 95
   assert any(os.path.basename(victim) in r.message and 'unreadable' in r.message
              for r in caplog.records)
   assert os.path.exists(tmp_path / 'train_episodes' / 'corrupt' / os.path.basename(victim))
@@ -184,8 +201,8 @@ def test_a_corrupt_first_episode_does_not_stop_the_data_spec(tmp_path):
 
 
 @pytest.mark.parametrize('damage', ['truncate', 'garbage'])
-def test_a_bad_newest_checkpoint_falls_back_to_an_older_one(tmp_path, caplog, damage):
-  run(tmp_path, stop_after=4)  # checkpoints at 40 and 80
+def test_a_bad_newest_checkpoint_falls_back_to_an_older_one(copy_of_stopped, caplog, damage):
+  tmp_path = copy_of_stopped
   assert checkpoint_steps(tmp_path) == [40, 80]
   if damage == 'truncate':
     with open(tmp_path / 'model.ckpt-80.data-00000-of-00001', 'r+b') as f:
@@ -202,8 +219,8 @@ def test_a_bad_newest_checkpoint_falls_back_to_an_older_one(tmp_path, caplog, da
   assert checkpoint_steps(tmp_path)[-1] == 100
 
 
-def test_a_garbage_state_file_does_not_restart_from_zero(tmp_path, caplog):
-  run(tmp_path, stop_after=4)
+def test_a_garbage_state_file_does_not_restart_from_zero(copy_of_stopped, caplog):
+  tmp_path = copy_of_stopped
   (tmp_path / 'checkpoint').write_text('garbage {{{')
   with caplog.at_level(logging.INFO, logger='planet'):
     run(tmp_path)

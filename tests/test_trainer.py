@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from planet.control import simulate
 from planet.scripts import build
 from planet.scripts import configs
 from planet.tools import episodes
@@ -57,16 +56,10 @@ def test_phase_with_zero_steps_is_left_out():
   assert [p.name for p in phases] == ['train']
 
 
-@pytest.fixture(scope='module')
-def finished(tmp_path_factory):
-  logdir = str(tmp_path_factory.mktemp('run'))
-  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 60, 'seed': 0}, 'debug')
-  task_list = build.tasks(params)
-  simulate.collect_initial_episodes(
-      task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'), 1, 0)
-  run = build.trainer(params, logdir, task_list)
-  scores = list(run.run())
-  return logdir, run, scores
+@pytest.fixture
+def finished(debug_run):
+  run = debug_run(tasks=['dummy'], max_steps=60, seed=0)
+  return run.logdir, run.trainer, run.scores
 
 
 @pytest.mark.slow
