@@ -54,23 +54,31 @@ def writing(run):
   return None
 
 
-def kill_once(logdir, args, rng, log):
-  """Starts the run and kills it: at a random moment, or when an episode or checkpoint write starts.
-  Returns (what was being written when it died, the run's exit code if it ended first)."""
+def kill_once(logdir, args, rng, log_path):
+  """Starts the run and kills it once it trains: after a random time, or when an episode or a
+  checkpoint write starts. Returns (what was being written when it died, the exit code if the run
+  ended first)."""
   run = os.path.join(logdir, '00001')
   mode = rng.choice(['random', 'random', 'episode', 'checkpoint'])
-  process = subprocess.Popen(command(logdir, args), cwd=REPO, stdout=log, stderr=log)
-  deadline = time.time() + rng.uniform(8, 30)
+  offset = os.path.getsize(log_path)
+  with open(log_path, 'a') as log:
+    process = subprocess.Popen(command(logdir, args), cwd=REPO, stdout=log, stderr=log)
+  started = None
   during = None
   while process.poll() is None:
+    if started is None:
+      with open(log_path) as f:
+        f.seek(offset)
+        if 'Phase ' in f.read():  # Training (or replaying) has begun: start the clock.
+          started = time.time()
+          deadline = started + (rng.uniform(0.5, 12) if mode == 'random' else 60)
+      time.sleep(0.05)
+      continue
     now = writing(run)
-    if mode != 'random' and now == mode:
+    if (mode != 'random' and now == mode) or time.time() > deadline:
       during = now
       break
-    if time.time() > deadline:
-      during = now
-      break
-    time.sleep(0.001 if mode != 'random' else 0.05)
+    time.sleep(0.001 if mode != 'random' else 0.02)
   if process.poll() is not None:
     return None, process.returncode
   process.send_signal(signal.SIGKILL)
@@ -117,20 +125,20 @@ def main():
     code = run_to_end(reference, args, log)
   print(f'reference run: exit {code} in {time.time() - start:.0f} s', flush=True)
   log_path = os.path.join(base, 'killed.log')
-  kills, during, resumes = 0, [], []
-  with open(log_path, 'w') as log:
-    while kills < args.kills:
-      log.flush()
-      what, code = kill_once(killed, args, rng, log)
-      if code is not None:
-        print(f'the run finished before kill {kills + 1} (exit {code}); stopping the kills early')
-        break
-      kills += 1
-      during.append(what or 'nothing')
-      steps = sorted(int(p.split('-')[-1].split('.')[0])
-                     for p in glob.glob(os.path.join(killed, '00001', 'model.ckpt-*.index')))
-      print(f'kill {kills:2d}: while writing {what or "nothing"}; newest checkpoint '
-            f'{steps[-1] if steps else "none"}', flush=True)
+  kills, during = 0, []
+  open(log_path, 'w').close()
+  while kills < args.kills:
+    what, code = kill_once(killed, args, rng, log_path)
+    if code is not None:
+      print(f'the run finished before kill {kills + 1} (exit {code}); stopping the kills early')
+      break
+    kills += 1
+    during.append(what or 'nothing')
+    steps = sorted(int(p.split('-')[-1].split('.')[0])
+                   for p in glob.glob(os.path.join(killed, '00001', 'model.ckpt-*.index')))
+    print(f'kill {kills:2d}: while writing {what or "nothing"}; newest checkpoint '
+          f'{steps[-1] if steps else "none"}', flush=True)
+  with open(log_path, 'a') as log:
     for attempt in range(5):  # Rerun until DONE.
       code = run_to_end(killed, args, log)
       if os.path.exists(os.path.join(killed, '00001', 'DONE')) or code != 0:
