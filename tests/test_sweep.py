@@ -282,10 +282,45 @@ def test_params_of_a_run_defaults_config_preset_params_task_seed():
       == {(0, 1.0)}
 
 
+def test_one_agent_all_tasks_is_one_run_per_seed_on_all_its_tasks():
+  args = sweep.parse_args(['--logdir', '/nowhere', '--tasks', 'dummy', '--seeds', '2',
+                           '--experiments', 'planet,one_agent_all_tasks'])
+  runs = sweep.plan(args)
+  six = ['cartpole_swingup', 'reacher_easy', 'cheetah_run', 'finger_spin', 'cup_catch', 'walker_walk']
+  assert [run.name for run in runs] == [
+      'planet/dummy/00001', 'planet/dummy/00002',
+      f'one_agent_all_tasks/{"+".join(six)}/00001', f'one_agent_all_tasks/{"+".join(six)}/00002']
+  assert runs[2].params['tasks'] == six and runs[2].params['collect_every'] == 30000
+  assert [run.params['seed'] for run in runs] == [1, 2, 1, 2]
+
+
+def test_a_run_of_several_tasks_is_a_row_for_each(tmp_path):
+  import tensorflow as tf
+  run = tmp_path / 'one_agent_all_tasks' / 'cup_catch+walker_walk' / '00001'
+  run.mkdir(parents=True)
+  configs.dump(configs.resolve({'tasks': ['cup_catch', 'walker_walk']}), str(run / 'params.yaml'))
+  (run / 'DONE').write_text('\n')
+  writer = tf.summary.create_file_writer(str(run / 'test'))
+  with writer.as_default():
+    for step in range(12):
+      tf.summary.scalar('simulation/test_main_cup_catch/return', 10.0 * step, step=step)
+      tf.summary.scalar('simulation/test_main_walker_walk/return', 2.0 * step, step=step)
+      tf.summary.scalar('trainer/test/score', 6.0 * step, step=step)
+      tf.summary.scalar('dataset/episodes', 10 + 2 * step, step=step)
+  writer.flush()
+  rows, curves = results.summarize(str(tmp_path))
+  assert [(r['experiment'], r['task']) for r in rows] == [
+      ('one_agent_all_tasks', 'cup_catch'), ('one_agent_all_tasks', 'walker_walk')]
+  assert rows[0]['score_mean'] == pytest.approx(10.0 * np.mean(range(2, 12)))  # the last 10
+  assert rows[1]['score_mean'] == pytest.approx(2.0 * np.mean(range(2, 12)))
+  assert rows[0]['paper_planet'] == 930 and rows[1]['runs_finished'] == 1
+  assert rows[0]['train_episodes'] == pytest.approx((10 + 2 * 11) / 2)  # per task
+  episodes, scores = curves['walker_walk']['one_agent_all_tasks'][0]
+  assert episodes[:3].tolist() == [5.0, 6.0, 7.0] and scores[:3].tolist() == [0.0, 2.0, 4.0]
+
+
 BAD = (
     (('--experiments', 'planet,planetx'), "error: unknown experiment 'planetx'; allowed: cpu_quick, "),
-    (('--experiments', 'one_agent_all_tasks'),
-     "error: --experiments 'one_agent_all_tasks': the preset fixes its tasks"),
     (('--tasks', 'dummy,cheetah_runn'), "error: unknown task 'cheetah_runn' (did you mean 'cheetah_run'?)"),
     (('--seeds', '0'), 'error: --seeds 0: allowed: a positive number'),
     (('--seeds', 'two'), "error: argument --seeds: invalid int value: 'two'"),

@@ -92,6 +92,24 @@ def run_curve(logdir):
   return task, np.array([counts[s] for s in steps]), np.array([scores[s] for s in steps])
 
 
+def task_curves(logdir):
+  """{task: (episodes [N], scores [N])} of one run directory. A run of several tasks (one agent, all
+  tasks) gives each task its own test returns (`simulation/test_main_<task>/return`) against the
+  episodes collected per task (all of them divided by the number of tasks)."""
+  params = configs.load(os.path.join(logdir, 'params.yaml'))
+  if len(params['tasks']) == 1:
+    task, episodes, scores = run_curve(logdir)
+    return {task: (episodes, scores)}
+  tags = {task: f'simulation/test_main_{task}/return' for task in params['tasks']}
+  values = read_scalars(os.path.join(logdir, 'test'), list(tags.values()) + ['dataset/episodes'])
+  counts, result = values['dataset/episodes'], {}
+  for task, tag in tags.items():
+    steps = sorted(set(values[tag]) & set(counts))
+    result[task] = (np.array([counts[s] / len(tags) for s in steps]),
+                    np.array([values[tag][s] for s in steps]))
+  return result
+
+
 def aggregate(curves):
   """Mean, min and max over runs on the union of their episode counts (each run interpolated within
   its own range)."""

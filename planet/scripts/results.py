@@ -17,7 +17,8 @@ import numpy as np
 from planet.scripts import plot_scores
 
 LAST = 10
-EXPERIMENT_ORDER = ('planet', 'random_collection', 'deterministic', 'stochastic')
+EXPERIMENT_ORDER = ('planet', 'random_collection', 'deterministic', 'stochastic',
+                    'one_agent_all_tasks')
 TASK_ORDER = tuple(plot_scores.PAPER)  # Table 1's columns
 RUN_NAME = re.compile(r'^\d{5}$')
 CSV_COLUMNS = ('experiment', 'task', 'score_mean', 'score_std', 'runs_finished', 'runs_failed',
@@ -59,18 +60,21 @@ def _order(names, first):
 
 def summarize(logdir):
   """One row per experiment and task (dicts with the CSV columns), and the curves for the figures,
-  {task: {experiment: [(episodes, scores), ...]}}."""
-  runs = find_runs(logdir)
+  {task: {experiment: [(episodes, scores), ...]}}. A run of several tasks counts for each of them."""
+  by_task = collections.defaultdict(list)  # (experiment, task) -> [(run, episodes, scores)]
+  for (experiment, _), paths in find_runs(logdir).items():
+    for run in paths:
+      for task, (episodes, scores) in plot_scores.task_curves(run).items():
+        by_task[(experiment, task)].append((run, episodes, scores))
   rows, curves = [], collections.defaultdict(dict)
-  experiments = _order({e for e, _ in runs}, EXPERIMENT_ORDER)
-  tasks = _order({t for _, t in runs}, TASK_ORDER)
+  experiments = _order({e for e, _ in by_task}, EXPERIMENT_ORDER)
+  tasks = _order({t for _, t in by_task}, TASK_ORDER)
   for experiment in experiments:
     for task in tasks:
-      if (experiment, task) not in runs:
+      if (experiment, task) not in by_task:
         continue
       finished, failed, run_scores, train_episodes, test_episodes = 0, 0, [], [], []
-      for run in runs[(experiment, task)]:
-        _, episodes, scores = plot_scores.run_curve(run)
+      for run, episodes, scores in by_task[(experiment, task)]:
         if len(scores):
           curves[task].setdefault(experiment, []).append((episodes, scores))
         state = run_state(run)
@@ -89,7 +93,7 @@ def summarize(logdir):
           'score_mean': float(np.mean(values)) if values else float('nan'),
           'score_std': float(np.std(values)) if values else float('nan'),
           'runs_finished': finished, 'runs_failed': failed,
-          'runs_total': len(runs[(experiment, task)]),
+          'runs_total': len(by_task[(experiment, task)]),
           'train_episodes': float(np.mean(train_episodes)) if train_episodes else float('nan'),
           'test_episodes': min(test_episodes) if test_episodes else 0,
           'paper_planet': plot_scores.PAPER.get(task, {}).get('PlaNet'),

@@ -7,7 +7,8 @@
 Each run lives in DIR/<experiment>/<task>/<NNNNN> (NNNNN the seed index, 00001 up), laid out as a train
 script run (params.yaml, episodes, events, checkpoints, PING, DONE or FAIL) plus log.txt, its log. A run's
 params are, later ones winning: the defaults, --config, the experiment's preset (configs/<name>.yaml),
---params, its task and its seed. Without --address a Ray cluster is started on this machine. Every run
+--params, its task and its seed. A preset that names its tasks (one_agent_all_tasks) is one run per seed
+that trains one agent on all of them, in DIR/<experiment>/<task+task+...>/<NNNNN>. Without --address a Ray cluster is started on this machine. Every run
 is one Ray task with the requested resources; a run whose process or node dies is retried from its
 latest checkpoint up to --max_retries times, a run that raises gets FAIL and is not retried. Rerunning
 the same command skips finished runs and resumes the others. At the end (or with --report_only)
@@ -114,9 +115,6 @@ def _preset(name):
     params = configs.load_config(path)
   except ConfigError as e:
     raise ConfigError(f'--experiments {name!r}: {e}') from None
-  if 'tasks' in params:
-    raise ConfigError(f'--experiments {name!r}: the preset fixes its tasks ({", ".join(params["tasks"])}); '
-                      'a sweep gives every run one task of --tasks.')
   return experiment, params
 
 
@@ -157,9 +155,13 @@ def plan(args):
   logdir = os.path.abspath(os.path.expanduser(args.logdir))
   runs = []
   for experiment, preset in presets:
-    for task in task_names:
+    # A preset that names its tasks (one agent, all tasks) is one run per seed on all of them, in
+    # DIR/<experiment>/<task+task+...>/<NNNNN>; the others get one run per task of --tasks.
+    groups = [preset['tasks']] if 'tasks' in preset else [[task] for task in task_names]
+    for group in groups:
+      task = '+'.join(group)
       try:
-        params = configs.resolve({**preset, **overrides, 'tasks': [task]}, base)
+        params = configs.resolve({**preset, **overrides, 'tasks': group}, base)
       except ConfigError as e:
         raise ConfigError(f'{experiment}/{task}: {e}') from None
       first = 1 if params['seed'] is None else params['seed']
