@@ -78,7 +78,6 @@ class Trainer:
         data = next(self.data[now.phase.name])
         metrics = self._update(now, data)
         summaries, videos = self._collect(now)
-        self.step.assign_add(self.batch)
         if now.should_print:
           self._print_metrics(now)
         if now.should_log:
@@ -88,8 +87,10 @@ class Trainer:
           self._scores, self.progress.score = [], score
           log.info(f'Score {score}.')
           summaries[f'trainer/{now.phase.name}/score'] = score
-        # Summaries first: a checkpoint claims its step is done, so what the step wrote must be there.
+        # Summaries before the step counts as done: a checkpoint (also the one saved when interrupted)
+        # claims every step before it, so what those steps wrote must be there.
         self._write(now, summaries, videos, data if now.should_log else None)
+        self.step.assign_add(self.batch)
         if now.should_checkpoint:
           self.checkpoints.save(int(self.step))
         self.progress.update(now.phase.name, int(self.step), len(self.index['train']))
@@ -177,7 +178,7 @@ class Trainer:
       summaries['optimizer/learning_rate'] = self.learning_rate
     summaries['dataset/episodes'] = len(self.index['train'])
     summaries['step'] = now.phase_step
-    now_time, last_step = time.time(), int(self.step)
+    now_time, last_step = time.time(), now.step + self.batch
     summaries['steps_per_second'] = (last_step - self._last_log[1]) / max(
         now_time - self._last_log[0], 1e-9)
     self._last_log = (now_time, last_step)
