@@ -8,7 +8,6 @@ with imageio (pillow), MP4s with imageio's ffmpeg plugin (the imageio-ffmpeg pac
 An existing animation is kept unless -f is given.
 """
 
-import argparse
 import math
 import os
 import sys
@@ -16,13 +15,11 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 
+from planet.tools import cli
+
 EXTENSIONS = ('.gif', '.mp4')
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):  # One line, as for every other bad input (argparse adds its usage).
-    self.exit(2, f'error: {message}\n')
 
 
 def check_animation_path(path, flag):
@@ -91,7 +88,7 @@ def one_line(error):
 
 
 def main(argv=None):
-  parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.Parser(__doc__)
   parser.add_argument('-i', '--image-path', required=True, help='the strip: a PNG (or JPEG) image')
   parser.add_argument('-o', '--animation-path', required=True, help='a path ending in .gif or .mp4')
   parser.add_argument('-f', '--overwrite', action='store_true', help='replace an existing animation')

@@ -13,7 +13,6 @@ open-loop prediction from the episode's actions alone. The 64x64 frames are enla
 (nearest neighbour) so that small details such as a cart's pole stay visible.
 """
 
-import argparse
 import gc
 import os
 import sys
@@ -22,16 +21,13 @@ import numpy as np
 
 import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 from planet.scripts import create_video
+from planet.tools import cli
 
 TITLES = ('real', 'model, open loop')
 MAX_SCALE = 8  # A 1000-frame episode at 8x is already ~1.6 GB of frames in memory.
 FPS = 20
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):  # One line, as for every other bad input (argparse adds its usage).
-    self.exit(2, f'error: {message}\n')
 
 
 class UserError(Exception):
@@ -172,7 +168,7 @@ def _load_params(logdir):
 
 
 def main(argv=None):
-  parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.Parser(__doc__)
   parser.add_argument('--logdir', required=True, help='a run directory, e.g. logs/x/00001')
   parser.add_argument('--episodes', type=int, default=5, help='episodes per task (default: 5)')
   parser.add_argument('--seed', type=int, default=0,

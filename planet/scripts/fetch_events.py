@@ -16,7 +16,6 @@ not scalars (images, GIFs, histograms, text) are skipped. A log directory that a
 --outdir is skipped unless --force True.
 """
 
-import argparse
 import concurrent.futures
 import csv
 import fnmatch
@@ -32,10 +31,6 @@ from tensorboard.backend.event_processing import event_multiplexer
 from tensorboard.util import tensor_util
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):  # One line, as for every other bad input (argparse adds its usage).
-    self.exit(2, f'error: {message}\n')
 
 
 def clean(text):
@@ -116,7 +111,7 @@ def _check(args, outdir):
 
 
 def main(argv=None):
-  parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.Parser(__doc__)
   parser.add_argument('--logdirs', required=True, help='glob of log directories (~ is expanded)')
   parser.add_argument('--tags', default='trainer*score',
                       help="fnmatch glob over tag names (default: trainer*score; '*' for all)")

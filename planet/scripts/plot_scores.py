@@ -9,7 +9,6 @@ for D4PG (after 1e5 episodes) as horizontal reference lines. The file type follo
 at 200 dpi, or PDF and SVG as vector graphics.
 """
 
-import argparse
 import glob
 import os
 import struct
@@ -18,6 +17,7 @@ import sys
 import numpy as np
 
 from planet.scripts import configs
+from planet.tools import cli
 
 # Hafner et al. (ICML 2019), Table 1: final test returns.
 PAPER = {
@@ -186,7 +186,7 @@ def check_outfile(outfile):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = cli.Parser(__doc__)
   parser.add_argument('--logdirs', required=True, help='glob of run directories (with params.yaml)')
   parser.add_argument('--outfile', required=True,
                       help='figure to write: .png (200 dpi), .pdf or .svg (vector)')

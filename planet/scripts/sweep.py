@@ -15,7 +15,6 @@ the same command skips finished runs and resumes the others. At the end (or with
 DIR/results.md, DIR/results.csv and DIR/results_<task>.png are written.
 """
 
-import argparse
 import contextlib
 import difflib
 import functools
@@ -44,15 +43,10 @@ SCORES_EVERY = 60.0
 STOP_TIMEOUT = 120.0
 
 
-class _Parser(argparse.ArgumentParser):
-
-  def error(self, message):  # One line, as every other bad input.
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_args(argv=None):
-  parser = _Parser(description=__doc__.splitlines()[0])
+  parser = cli.Parser(__doc__)
   parser.add_argument('--logdir', required=True, help='Base directory of the sweep.')
   parser.add_argument('--tasks', help='Comma-separated task names, e.g. cartpole_swingup,cheetah_run.')
   parser.add_argument('--seeds', type=int, help='Runs per experiment and task (00001 .. NNNNN).')

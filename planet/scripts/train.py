@@ -5,7 +5,6 @@ DONE nor FAIL from its latest checkpoint. A run that failed keeps FAIL (with its
 the command exit 1; `--retry_failed True` resumes it.
 """
 
-import argparse
 import functools
 import logging
 import os
@@ -22,7 +21,7 @@ log = logging.getLogger('planet')
 
 
 def parse_args(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = cli.Parser(__doc__)
   parser.add_argument('--logdir', required=True, help='Base directory of the experiment.')
   parser.add_argument('--num_runs', type=int, default=1, help='Runs of the experiment (0: unbounded).')
   parser.add_argument('--config', default='default',
