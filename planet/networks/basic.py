@@ -4,6 +4,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from planet.tools import precision
+
 ACTIVATIONS = {
     'relu': tf.nn.relu, 'elu': tf.nn.elu, 'tanh': tf.nn.tanh,
     'swish': lambda x: x * tf.nn.sigmoid(x), 'softplus': tf.nn.softplus, 'none': None,
@@ -11,17 +13,21 @@ ACTIVATIONS = {
 
 
 class FeedForward(tf.Module):
-  """Maps [..., F] features to the mean of a [..., *shape] quantity."""
+  """Maps [..., F] features to the float32 mean of a [..., *shape] quantity; the layers compute in
+  `dtype`."""
 
-  def __init__(self, shape=(), num_layers=3, units=300, activation='relu', name='head'):
+  def __init__(self, shape=(), num_layers=3, units=300, activation='relu', dtype='float32',
+               name='head'):
     super().__init__(name=name)
     self.shape = tuple(shape)
     act = ACTIVATIONS[activation]
-    self.layers = [keras.layers.Dense(units, act) for _ in range(num_layers)]
-    self.layers.append(keras.layers.Dense(int(np.prod(self.shape))))
+    policy = precision.keras_policy(dtype)
+    self.layers = [keras.layers.Dense(units, act, dtype=policy) for _ in range(num_layers)]
+    self.layers.append(keras.layers.Dense(int(np.prod(self.shape)), dtype=policy))
 
   def __call__(self, features):
     x = features
     for layer in self.layers:
       x = layer(x)
+    x = tf.cast(x, tf.float32)
     return tf.reshape(x, tf.concat([tf.shape(features)[:-1], self.shape], 0))

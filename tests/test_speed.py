@@ -1,0 +1,130 @@
+"""The speed work keeps the maths, the variables and the checkpoints (issue 10).
+
+The RSSM's unrolls compute outside the loop what does not depend on the previous step, and the
+networks rewrite some convolutions: with the same weights and the same noise they give what the
+per-step maths and the Keras layers give, to float32 round-off; and checkpoints written by the code
+before the change (tests/fixtures, generated at commit bd12aac) restore and reproduce its outputs.
+"""
+
+import functools
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from planet.models import base
+from planet.models import rssm
+from planet.scripts import build
+from planet.scripts import configs
+from planet.training import objective
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+sys.path.insert(0, FIXTURES)
+import make_fixtures  # noqa: E402
+
+RSSM_VARIANTS = {
+    'default': {},
+    'mean_only': {'mean_only': True},
+    'layers2_nofuture': {'num_layers': 2, 'future_rnn': False},
+}
+
+
+def assert_close(actual, expected, rtol=1e-5, atol=1e-5):
+  tf.nest.map_structure(
+      lambda a, e: np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=rtol, atol=atol),
+      actual, expected)
+
+
+def per_step_observe(cell, embedding, action, noise):
+  """The unroll as it was: Base.observe's loop over the one-step `posterior`."""
+  return base.Base.observe(cell, embedding, action, noise=noise)
+
+
+@pytest.mark.parametrize('variant', sorted(RSSM_VARIANTS))
+def test_rssm_observe_equals_the_per_step_maths(variant):
+  tf.random.set_seed(0)
+  cell = rssm.RSSM(state_size=4, belief_size=7, hidden_size=6, **RSSM_VARIANTS[variant])
+  rng = np.random.RandomState(0)
+  embedding = tf.constant(rng.randn(3, 5, 1024), tf.float32)
+  action = tf.constant(rng.uniform(-1, 1, (3, 5, 2)), tf.float32)
+  noise = {k: tf.constant(rng.randn(3, 5, 4), tf.float32) for k in ('posterior', 'prior')}
+  cell.observe(embedding, action)  # creates the variables
+  results = []
+  for unroll in (cell.observe, functools.partial(per_step_observe, cell)):
+    with tf.GradientTape() as tape:
+      tape.watch(embedding)
+      post, prior = unroll(embedding, action, noise=noise)
+      loss = sum(tf.reduce_sum(tf.sin(x)) for x in tf.nest.flatten((post, prior)))
+    results.append((post, prior, tape.gradient(loss, [embedding, *cell.trainable_variables])))
+  assert_close(results[0], results[1])
+  if not cell.mean_only:  # the noise is used: the samples are not the means
+    assert not np.allclose(results[0][0]['sample'], results[0][0]['mean'])
+
+
+@pytest.mark.parametrize('variant', sorted(RSSM_VARIANTS))
+def test_rssm_imagine_equals_the_per_step_maths(variant):
+  tf.random.set_seed(0)
+  cell = rssm.RSSM(state_size=4, belief_size=7, hidden_size=6, **RSSM_VARIANTS[variant])
+  rng = np.random.RandomState(1)
+  action = tf.constant(rng.uniform(-1, 1, (3, 6, 2)), tf.float32)
+  noise = tf.constant(rng.randn(3, 6, 4), tf.float32)
+  state = {'mean': rng.randn(3, 4), 'stddev': rng.rand(3, 4), 'sample': rng.randn(3, 4),
+           'belief': rng.randn(3, 7)}
+  state = {k: tf.constant(v, tf.float32) for k, v in state.items()}
+  cell.imagine(action, state)
+  results = []
+  for unroll in (cell.imagine, functools.partial(base.Base.imagine, cell)):
+    with tf.GradientTape() as tape:
+      tape.watch(action)
+      prior = unroll(action, state, noise=noise)
+      loss = sum(tf.reduce_sum(tf.sin(x)) for x in tf.nest.flatten(prior))
+    results.append((prior, tape.gradient(loss, [action, *cell.trainable_variables])))
+  assert_close(results[0], results[1])
+
+
+def test_observe_draws_fresh_noise_by_default():
+  cell = rssm.RSSM(state_size=4, belief_size=7, hidden_size=6)
+  embedding, action = tf.random.normal([2, 3, 1024]), tf.zeros([2, 3, 1])
+  first, first_prior = cell.observe(embedding, action)
+  second, second_prior = cell.observe(embedding, action)
+  assert not np.allclose(first['sample'], second['sample'])
+  assert not np.allclose(first_prior['sample'], second_prior['sample'])
+  assert not np.allclose(first_prior['sample'], first_prior['mean'])
+
+
+@pytest.mark.parametrize('variant', sorted(make_fixtures.VARIANTS))
+def test_old_rssm_checkpoint_restores_and_reproduces_its_outputs(variant):
+  directory = os.path.join(FIXTURES, f'rssm_{variant}')
+  cell = rssm.RSSM(mean_only=True, **make_fixtures.VARIANTS[variant])
+  data = {k: tf.constant(v) for k, v in make_fixtures.inputs().items()}
+  cell.observe(data['embedding'], data['action'])  # creates the variables
+  status = tf.train.Checkpoint(cell=cell).read(os.path.join(directory, 'ckpt'))
+  status.assert_consumed()
+  post, prior = cell.observe(data['embedding'], data['action'])
+  imagined = cell.imagine(data['imagine_action'], tf.nest.map_structure(lambda x: x[:, -1], post))
+  expected = np.load(os.path.join(directory, 'outputs.npz'))
+  for group, state in (('post', post), ('prior', prior), ('imagined', imagined)):
+    assert sorted(state) == sorted(k.split('/')[1] for k in expected if k.startswith(group + '/'))
+    for key, value in state.items():
+      np.testing.assert_allclose(value, expected[f'{group}/{key}'], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['rssm', 'ssm', 'drnn'])
+def test_checkpoint_keys_and_shapes_are_unchanged(name):
+  with open(os.path.join(FIXTURES, 'checkpoint_keys.json')) as f:
+    expected = json.load(f)[name]
+  assert make_fixtures.checkpoint_keys()[name] == expected
+
+
+def test_world_model_outputs_losses_and_gradients_are_unchanged():
+  params = configs.resolve(make_fixtures.WORLD_MODEL_PARAMS, 'debug')
+  model = build.model(params, action_size=3)
+  make_fixtures.fixed_weights(model)
+  actual = make_fixtures.world_model_outputs(model, params)
+  expected = np.load(os.path.join(FIXTURES, 'world_model.npz'))
+  assert sorted(actual) == sorted(expected.files)
+  for key in expected.files:
+    np.testing.assert_allclose(actual[key], expected[key], rtol=2e-4, atol=2e-4, err_msg=key)
