@@ -128,3 +128,30 @@ def test_world_model_outputs_losses_and_gradients_are_unchanged():
   assert sorted(actual) == sorted(expected.files)
   for key in expected.files:
     np.testing.assert_allclose(actual[key], expected[key], rtol=2e-4, atol=2e-4, err_msg=key)
+
+
+def test_decoder_rewrites_equal_the_keras_layers():
+  """The 1x1 deconvolution as a matmul and the last one in sub-pixel form: same outputs and gradients
+  as the Keras layers that own the variables."""
+  from planet.networks import conv_ha
+  tf.random.set_seed(0)
+  decoder = conv_ha.Decoder()
+  features = tf.random.normal([4, 3, 230])
+  decoder(features)  # creates the variables
+
+  def keras_decoder(features):
+    x = tf.reshape(decoder.dense(tf.reshape(features, [-1, 230])), [-1, 1, 1, 1024])
+    for layer in decoder.layers:
+      x = layer(x)
+    return tf.reshape(x, [4, 3, 64, 64, 3])
+
+  target = tf.random.normal([4, 3, 64, 64, 3])
+  results = []
+  for function in (decoder, keras_decoder):
+    with tf.GradientTape() as tape:
+      tape.watch(features)
+      image = function(features)
+      loss = tf.reduce_sum((image - target) ** 2)
+    results.append((image, tape.gradient(loss, [features, *decoder.trainable_variables])))
+  assert results[0][0].dtype == tf.float32 and results[0][0].shape == (4, 3, 64, 64, 3)
+  assert_close(results[0], results[1], rtol=1e-4, atol=1e-4)

@@ -69,9 +69,10 @@ class Base(tf.Module):
 
   def stochastic(self, h, stats, noise=None):
     """Mean, softplus stddev + min_stddev (additive, no clamp) and one sample (the mean if mean_only)
-    from the hidden activations `h`, with `stats` the two linear layers. Float32 whatever `h` is."""
-    mean = tf.cast(stats[0](h), tf.float32)
-    stddev = tf.nn.softplus(tf.cast(stats[1](h), tf.float32)) + self.min_stddev
+    from the hidden activations `h`, with `stats` the two linear layers (float32 layers: the
+    distributions are float32 whatever the compute dtype)."""
+    mean = stats[0](h)
+    stddev = tf.nn.softplus(stats[1](h)) + self.min_stddev
     return {'mean': mean, 'stddev': stddev, 'sample': self.sample(mean, stddev, noise)}
 
   def sample(self, mean, stddev, noise=None):

@@ -31,9 +31,8 @@ class DRNN(base.Base):
     decoder_in = (state_size + belief_size * encoder_to_decoder + action_size * action_to_decoder)
     self.encoder_cell = gru.GRUBlockCell(encoder_in, belief_size, dtype, name='encoder_gru')
     # The original's sample layer is always ReLU; the activation param is ignored here (spec 4.4).
-    dense = lambda units, act=None: keras.layers.Dense(units, act, dtype=precision.keras_policy(dtype))
-    self.hidden = dense(hidden_size, tf.nn.relu)
-    self.stats = [dense(state_size), dense(state_size)]
+    self.hidden = keras.layers.Dense(hidden_size, tf.nn.relu, dtype=precision.keras_policy(dtype))
+    self.stats = [keras.layers.Dense(state_size, dtype='float32') for _ in range(2)]
     self.decoder_cell = gru.GRUBlockCell(decoder_in, belief_size, dtype, name='decoder_gru')
 
   @property

@@ -29,13 +29,14 @@ class RSSM(base.Base):
     self.future_rnn = future_rnn
     act = ACTIVATIONS[activation]
     policy = precision.keras_policy(dtype)
-    dense = lambda units, act=None: keras.layers.Dense(units, act, dtype=policy)
-    self.prior_before = [dense(hidden_size, act) for _ in range(num_layers)]
+    dense = lambda: [keras.layers.Dense(hidden_size, act, dtype=policy) for _ in range(num_layers)]
+    self.prior_before = dense()
     self.cell = gru.GRUBlockCell(hidden_size, belief_size, dtype)
-    self.prior_after = [dense(hidden_size, act) for _ in range(num_layers)]
-    self.prior_stats = [dense(state_size), dense(state_size)]
-    self.post_layers = [dense(hidden_size, act) for _ in range(num_layers)]
-    self.post_stats = [dense(state_size), dense(state_size)]
+    self.prior_after = dense()
+    stats = lambda: [keras.layers.Dense(state_size, dtype='float32') for _ in range(2)]
+    self.prior_stats = stats()
+    self.post_layers = dense()
+    self.post_stats = stats()
 
   @property
   def feature_size(self):
@@ -109,7 +110,7 @@ class RSSM(base.Base):
   def _step_function(self, posterior):
     """One step of the unroll, with every weight read and cast once, outside the loop: the posterior
     of `observe` (its prior comes after the loop) or the prior of `imagine`. The two stats layers run
-    as one matmul on their concatenated kernels."""
+    as one float32 matmul on their concatenated kernels."""
     cast = lambda x: tf.cast(x, self.compute_dtype)
     dense = lambda layers: [(cast(l.kernel), cast(l.bias), l.activation) for l in layers]
     sample_kernel = cast(self.prior_before[0].kernel[:self.state_size])
@@ -122,21 +123,21 @@ class RSSM(base.Base):
       after, stats = dense(self.post_layers[1:]), self.post_stats
     else:
       after, stats = dense(self.prior_after), self.prior_stats
-    stats_kernel = cast(tf.concat([l.kernel for l in stats], 1))
-    stats_bias = cast(tf.concat([l.bias for l in stats], 0))
+    stats_kernel = tf.concat([l.kernel for l in stats], 1)
+    stats_bias = tf.concat([l.bias for l in stats], 0)
 
     def step(prev, inputs):
       h = first_activation(tf.matmul(cast(prev['sample']), sample_kernel) + inputs['action'])
       for kernel, bias, activation in before:
-        h = activation(tf.matmul(h, kernel) + bias)
+        h = activation(tf.nn.bias_add(tf.matmul(h, kernel), bias))
       belief = self.cell(h, prev['belief'], cell)
       if posterior:
         x = post_first.activation(tf.matmul(cast(belief), belief_kernel) + inputs['embedding'])
       else:
         x = cast(belief) if self.future_rnn else h
       for kernel, bias, activation in after:
-        x = activation(tf.matmul(x, kernel) + bias)
-      stats = tf.cast(tf.matmul(x, stats_kernel) + stats_bias, tf.float32)
+        x = activation(tf.nn.bias_add(tf.matmul(x, kernel), bias))
+      stats = tf.nn.bias_add(tf.matmul(tf.cast(x, tf.float32), stats_kernel), stats_bias)
       mean, stddev = tf.split(stats, 2, -1)
       stddev = tf.nn.softplus(stddev) + self.min_stddev
       state = {'mean': mean, 'stddev': stddev, 'belief': belief,
@@ -154,7 +155,7 @@ class RSSM(base.Base):
 def _matmul(x, kernel, bias, dtype):
   """[B, T, N] x [N, M] + [M] as one matmul over all B * T rows, in `dtype`."""
   x, kernel, bias = tf.cast(x, dtype), tf.cast(kernel, dtype), tf.cast(bias, dtype)
-  y = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel) + bias
+  y = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel), bias)
   return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
 
 

@@ -16,11 +16,12 @@ class SSM(base.Base):
     super().__init__(mean_only, min_stddev, dtype, name=name)
     self.state_size = state_size
     act = ACTIVATIONS[activation]
-    dense = lambda units, act=None: keras.layers.Dense(units, act, dtype=precision.keras_policy(dtype))
-    self.prior_hidden = dense(hidden_size, act)
-    self.prior_stats = [dense(state_size), dense(state_size)]
-    self.post_hidden = dense(hidden_size, act)
-    self.post_stats = [dense(state_size), dense(state_size)]
+    dense = lambda: keras.layers.Dense(hidden_size, act, dtype=precision.keras_policy(dtype))
+    self.prior_hidden = dense()
+    stats = lambda: [keras.layers.Dense(state_size, dtype='float32') for _ in range(2)]
+    self.prior_stats = stats()
+    self.post_hidden = dense()
+    self.post_stats = stats()
 
   @property
   def feature_size(self):
