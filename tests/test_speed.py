@@ -38,6 +38,14 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-5):
       actual, expected)
 
 
+def assert_close_in_norm(actual, expected, tolerance=1e-4):
+  """|a - e| / |e| per tensor: for sums with much cancellation, whose entries have a larger relative
+  round-off than the tensor as a whole (oneDNN's reduction order may differ between runs)."""
+  for a, e in zip(tf.nest.flatten(actual), tf.nest.flatten(expected)):
+    a, e = np.asarray(a, np.float64), np.asarray(e, np.float64)
+    assert np.linalg.norm(a - e) <= tolerance * np.linalg.norm(e)
+
+
 def per_step_observe(cell, embedding, action, noise):
   """The unroll as it was: Base.observe's loop over the one-step `posterior`."""
   return base.Base.observe(cell, embedding, action, noise=noise)
@@ -154,4 +162,5 @@ def test_decoder_rewrites_equal_the_keras_layers():
       loss = tf.reduce_sum((image - target) ** 2)
     results.append((image, tape.gradient(loss, [features, *decoder.trainable_variables])))
   assert results[0][0].dtype == tf.float32 and results[0][0].shape == (4, 3, 64, 64, 3)
-  assert_close(results[0], results[1], rtol=1e-4, atol=1e-4)
+  assert_close(results[0][0], results[1][0])
+  assert_close_in_norm(results[0][1], results[1][1])

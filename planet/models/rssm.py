@@ -78,34 +78,40 @@ class RSSM(base.Base):
       self.posterior(state, action[:, 0], embedding[:, 0])  # Creates the variables.
     noise = noise or {}
     first = self.post_layers[0]
-    inputs = {'action': self._action_share(action), 'embedding': _matmul(
-        embedding, first.kernel[self.belief_size:], first.bias, self.compute_dtype)}
+    # The loop reads time-major [T, B, ...] inputs: transpose the smaller side of each matmul.
+    share = _matmul(embedding, first.kernel[self.belief_size:], first.bias, self.compute_dtype)
+    inputs = {'action': self._action_share(base._time_major(action)),
+              'embedding': base._time_major(share)}
     if not self.mean_only:
-      inputs['noise'] = noise.get('posterior')
-      if inputs['noise'] is None:
-        inputs['noise'] = _normal(action, self.state_size)
+      inputs['noise'] = self._noise(action, noise.get('posterior'))
     carry = {key: state[key] for key in ('mean', 'stddev', 'sample', 'belief')}
     if not self.future_rnn:  # The prior's layers after the loop take the GRU's inputs.
       carry['hidden'] = tf.zeros([batch, self.prior_before[-1].units], self.compute_dtype)
-    step = self._step_function(posterior=True)
-    post = base._batch_major(tf.scan(step, base._time_major(inputs), carry))
+    post = base._batch_major(tf.scan(self._step_function(posterior=True), inputs, carry))
     prior = self._prior(post['belief'], post.pop('hidden', None), noise.get('prior'))
     return post, prior
 
   def imagine(self, action, state, noise=None):
     if not all(layer.built for layer in self.prior_before + self.prior_after):
       self.transition(state, action[:, 0])  # Creates the variables.
-    inputs = {'action': self._action_share(action)}
+    inputs = {'action': self._action_share(base._time_major(action))}
     if not self.mean_only:
-      inputs['noise'] = _normal(action, self.state_size) if noise is None else noise
+      inputs['noise'] = self._noise(action, noise)
     carry = {key: state[key] for key in ('mean', 'stddev', 'sample', 'belief')}
-    prior = tf.scan(self._step_function(posterior=False), base._time_major(inputs), carry)
+    prior = tf.scan(self._step_function(posterior=False), inputs, carry)
     return base._batch_major(prior)
 
   def _action_share(self, action):
-    """[B, T, A] actions times the action rows of the first prior kernel, plus its bias."""
+    """[..., A] actions times the action rows of the first prior kernel, plus its bias."""
     first = self.prior_before[0]
     return _matmul(action, first.kernel[self.state_size:], first.bias, self.compute_dtype)
+
+  def _noise(self, action, noise):
+    """Time-major [T, B, S] noise: the given [B, T, S] noise, or a fresh draw."""
+    if noise is not None:
+      return base._time_major(noise)
+    shape = tf.shape(action)
+    return tf.random.normal([shape[1], shape[0], self.state_size])
 
   def _step_function(self, posterior):
     """One step of the unroll, with every weight read and cast once, outside the loop: the posterior
@@ -153,15 +159,10 @@ class RSSM(base.Base):
 
 
 def _matmul(x, kernel, bias, dtype):
-  """[B, T, N] x [N, M] + [M] as one matmul over all B * T rows, in `dtype`."""
+  """[..., N] x [N, M] + [M] as one matmul over all rows, in `dtype`."""
   x, kernel, bias = tf.cast(x, dtype), tf.cast(kernel, dtype), tf.cast(bias, dtype)
   y = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel), bias)
   return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
-
-
-def _normal(like, size):
-  """Standard normal noise [B, T, size] for [B, T, ...] `like`."""
-  return tf.random.normal(tf.concat([tf.shape(like)[:2], [size]], 0))
 
 
 def from_config(config, action_size):
