@@ -29,5 +29,8 @@ setuptools.setup(
         'test': ['pytest'],
         # gym_cheetah needs gymnasium's MuJoCo envs (mujoco is already a dependency); gym_racecar Box2D.
         'gym': ['gymnasium[box2d]>=1.0'],
+        # NVIDIA GPUs: TensorFlow with its CUDA libraries, at the same pin (README: "GPU, mixed precision
+        # and XLA").
+        'gpu': ['tensorflow[and-cuda]==2.21.*'],
     },
 )

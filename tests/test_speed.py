@@ -164,3 +164,28 @@ def test_decoder_rewrites_equal_the_keras_layers():
   assert results[0][0].dtype == tf.float32 and results[0][0].shape == (4, 3, 64, 64, 3)
   assert_close(results[0][0], results[1][0])
   assert_close_in_norm(results[0][1], results[1][1])
+
+
+def test_jit_compile_param_gives_the_same_step_and_a_working_planner():
+  params = configs.resolve({'mean_only': True, 'jit_compile': True}, 'debug')
+  assert params['jit_compile'] and not configs.resolve({}, 'debug')['jit_compile']
+  model = build.model(params, action_size=2)
+  make_fixtures.fixed_weights(model)
+  rng = np.random.RandomState(0)
+  data = {'image': tf.constant(rng.uniform(-0.5, 0.5, (5, 10, 64, 64, 3)), tf.float32),
+          'action': tf.constant(rng.uniform(-1, 1, (5, 10, 2)), tf.float32),
+          'reward': tf.constant(rng.randn(5, 10), tf.float32)}
+  spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in data.items()}
+  results = []
+  for jit in (True, False):
+    learner = build.learner({**params, 'jit_compile': jit}, model)
+    assert learner.jit_compile == jit
+    learner.compile(spec)
+    results.append({k: float(v) for k, v in learner.test(data).items()})
+  for key in results[1]:
+    np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-4, atol=1e-4, err_msg=key)
+  agent = build.agent(params, model)
+  for _ in range(3):
+    action = agent.policy(np.zeros([1, 64, 64, 3], np.uint8), np.float32(0.3)).numpy()
+    assert action.shape == (1, 2) and np.all(np.abs(action) <= 1)
+  assert agent.policy.experimental_get_tracing_count() == 1
