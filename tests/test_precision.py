@@ -188,3 +188,25 @@ def test_debug_run_with_precision_16(run_train, tmp_path):
   assert configs.load(os.path.join(run, 'params.yaml'))['precision'] == 16
   assert os.path.exists(os.path.join(run, 'model.ckpt-30.index'))
   assert 'Score' in stdout
+
+
+@pytest.mark.parametrize('kind', ['dense', 'conv', 'deconv'])
+def test_bias_gradients_sum_in_float32_under_bfloat16(kind):
+  """TensorFlow's BiasAddGrad sums in bfloat16: summed over thousands of positions, a bias gradient
+  stops growing at a few hundred. networks/basic.py's `apply` adds the bias so that the sum runs in
+  float32: here every position contributes exactly 1."""
+  from planet.networks import basic
+  make = {'dense': lambda: keras.layers.Dense(8, dtype='mixed_bfloat16'),
+          'conv': lambda: keras.layers.Conv2D(8, 4, 2, dtype='mixed_bfloat16'),
+          'deconv': lambda: keras.layers.Conv2DTranspose(8, 6, 2, dtype='mixed_bfloat16')}[kind]
+  layer = make()
+  x = tf.random.normal({'dense': [20000, 16], 'conv': [16, 64, 64, 3], 'deconv': [16, 30, 30, 4]}[kind])
+  basic.apply(layer, x[:1])  # builds the layer
+  with tf.GradientTape() as tape:
+    y = basic.apply(layer, x)
+    assert y.dtype == tf.bfloat16
+    loss = tf.reduce_sum(tf.cast(y, tf.float32))
+  grad = tape.gradient(loss, layer.bias)
+  positions = int(np.prod(y.shape[:-1]))
+  assert positions > 10000
+  np.testing.assert_allclose(grad.numpy(), positions, rtol=0.01)

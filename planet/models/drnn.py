@@ -8,6 +8,7 @@ import tf_keras as keras
 
 from planet.models import base
 from planet.models import gru
+from planet.networks.basic import apply
 from planet.tools import precision
 
 
@@ -54,7 +55,7 @@ class DRNN(base.Base):
     inputs = [encoder_state]
     inputs += [prev['sample']] if f['sample_to_sample'] else []
     inputs += [prev['decoder_state']] if f['decoder_to_sample'] else []
-    stochastic = self.stochastic(self.hidden(self.concat(*inputs)), self.stats, noise)
+    stochastic = self.stochastic(apply(self.hidden, self.concat(*inputs)), self.stats, noise)
     inputs = [stochastic['sample']]
     inputs += [prev['encoder_state']] if f['encoder_to_decoder'] else []
     inputs += [prev_action] if f['action_to_decoder'] else []

@@ -12,6 +12,8 @@ time.
 
 import tensorflow as tf
 
+from planet.networks.basic import bias_add
+
 
 class GRUBlockCell(tf.Module):
 
@@ -31,9 +33,9 @@ class GRUBlockCell(tf.Module):
   def __call__(self, x, h, weights=None):
     w_ru, b_ru, w_c, b_c = weights or self.weights()
     x, h_low = tf.cast(x, w_ru.dtype), tf.cast(h, w_ru.dtype)
-    gates = tf.sigmoid(tf.nn.bias_add(tf.matmul(tf.concat([x, h_low], -1), w_ru), b_ru))
+    gates = tf.sigmoid(bias_add(tf.matmul(tf.concat([x, h_low], -1), w_ru), b_ru))
     r, u = tf.split(gates, 2, -1)
-    c = tf.tanh(tf.nn.bias_add(tf.matmul(tf.concat([x, r * h_low], -1), w_c), b_c))
+    c = tf.tanh(bias_add(tf.matmul(tf.concat([x, r * h_low], -1), w_c), b_c))
     u, c = tf.cast(u, h.dtype), tf.cast(c, h.dtype)
     return u * h + (1 - u) * c
 

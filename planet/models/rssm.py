@@ -14,6 +14,8 @@ import tf_keras as keras
 from planet.models import base
 from planet.models import gru
 from planet.networks.basic import ACTIVATIONS
+from planet.networks.basic import apply
+from planet.networks.basic import bias_add
 from planet.tools import precision
 
 
@@ -50,7 +52,7 @@ class RSSM(base.Base):
   def transition(self, prev_state, prev_action, noise=None):
     h = self.concat(prev_state['sample'], prev_action)
     for layer in self.prior_before:
-      h = layer(h)
+      h = apply(layer, h)
     belief = self.cell(h, prev_state['belief'])
     return self._prior(belief, h, noise)
 
@@ -59,7 +61,7 @@ class RSSM(base.Base):
     prior = self.transition(prev_state, prev_action, noise.get('prior'))
     h = self.concat(prior['belief'], embedding)
     for layer in self.post_layers:
-      h = layer(h)
+      h = apply(layer, h)
     post = self.stochastic(h, self.post_stats, noise.get('posterior'))
     return {**post, 'belief': prior['belief']}, prior
 
@@ -68,7 +70,7 @@ class RSSM(base.Base):
     if self.future_rnn:
       h = belief
     for layer in self.prior_after:
-      h = layer(h)
+      h = apply(layer, h)
     return {**self.stochastic(h, self.prior_stats, noise), 'belief': belief}
 
   def observe(self, embedding, action, state=None, noise=None):
@@ -135,15 +137,15 @@ class RSSM(base.Base):
     def step(prev, inputs):
       h = first_activation(tf.matmul(cast(prev['sample']), sample_kernel) + inputs['action'])
       for kernel, bias, activation in before:
-        h = activation(tf.nn.bias_add(tf.matmul(h, kernel), bias))
+        h = activation(bias_add(tf.matmul(h, kernel), bias))
       belief = self.cell(h, prev['belief'], cell)
       if posterior:
         x = post_first.activation(tf.matmul(cast(belief), belief_kernel) + inputs['embedding'])
       else:
         x = cast(belief) if self.future_rnn else h
       for kernel, bias, activation in after:
-        x = activation(tf.nn.bias_add(tf.matmul(x, kernel), bias))
-      stats = tf.nn.bias_add(tf.matmul(tf.cast(x, tf.float32), stats_kernel), stats_bias)
+        x = activation(bias_add(tf.matmul(x, kernel), bias))
+      stats = bias_add(tf.matmul(tf.cast(x, tf.float32), stats_kernel), stats_bias)
       mean, stddev = tf.split(stats, 2, -1)
       stddev = tf.nn.softplus(stddev) + self.min_stddev
       state = {'mean': mean, 'stddev': stddev, 'belief': belief,
@@ -161,7 +163,7 @@ class RSSM(base.Base):
 def _matmul(x, kernel, bias, dtype):
   """[..., N] x [N, M] + [M] as one matmul over all rows, in `dtype`."""
   x, kernel, bias = tf.cast(x, dtype), tf.cast(kernel, dtype), tf.cast(bias, dtype)
-  y = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel), bias)
+  y = bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel), bias)
   return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
 
 

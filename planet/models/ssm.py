@@ -5,6 +5,7 @@ import tf_keras as keras
 
 from planet.models import base
 from planet.networks.basic import ACTIVATIONS
+from planet.networks.basic import apply
 from planet.tools import precision
 
 
@@ -32,13 +33,13 @@ class SSM(base.Base):
     return {'mean': zeros, 'stddev': zeros, 'sample': zeros}
 
   def transition(self, prev_state, prev_action, noise=None):
-    h = self.prior_hidden(self.concat(prev_state['sample'], prev_action))
+    h = apply(self.prior_hidden, self.concat(prev_state['sample'], prev_action))
     return self.stochastic(h, self.prior_stats, noise)
 
   def posterior(self, prev_state, prev_action, embedding, noise=None):
     noise = noise or {}
     prior = self.transition(prev_state, prev_action, noise.get('prior'))
-    h = self.post_hidden(self.concat(prior['mean'], prior['stddev'], embedding))
+    h = apply(self.post_hidden, self.concat(prior['mean'], prior['stddev'], embedding))
     return self.stochastic(h, self.post_stats, noise.get('posterior')), prior
 
   def features(self, state):
