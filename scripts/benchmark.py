@@ -1,6 +1,6 @@
 """Measures the costs that decide how fast PlaNet runs on this machine, all in one run.
 
-  python3 scripts/benchmark.py [--repeats 3] [--precisions 32,16] [--xla] [--skip-full]
+  python3 scripts/benchmark.py [--repeats 3] [--precisions 32,16] [--xla] [--skip-full] [--skip-plan]
                                [--input-pipeline] [--no-onednn-compare] [--skip-env] [--json FILE]
 
 Prints the CPU model (lscpu), then, measured together (see "Timing"):
