@@ -32,5 +32,8 @@ setuptools.setup(
         # planet.scripts.sweep: many runs on a Ray cluster (tested with Ray 2.60; every node of a
         # cluster needs the same Ray version as its head).
         'cluster': ['ray[default]>=2.40,<3'],
+        # NVIDIA GPUs: TensorFlow with its CUDA libraries, at the same pin (README: "GPU, mixed precision
+        # and XLA").
+        'gpu': ['tensorflow[and-cuda]==2.21.*'],
     },
 )

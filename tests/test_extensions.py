@@ -51,9 +51,9 @@ def test_a_model(registered):
 class SmallEncoder(tf.Module):
   """[..., 64, 64, 3] -> [..., 32]: mean-pool to 8x8, one dense layer."""
 
-  def __init__(self):
+  def __init__(self, dtype='float32'):
     super().__init__()
-    self.dense = keras.layers.Dense(32, tf.nn.relu)
+    self.dense = keras.layers.Dense(32, tf.nn.relu, dtype=dtype)
 
   def __call__(self, image):
     batch = tf.shape(image)[:-3]
@@ -65,9 +65,9 @@ class SmallEncoder(tf.Module):
 class SmallDecoder(tf.Module):
   """[..., F] -> [..., 64, 64, 3]: one dense layer to 8x8x3, upsampled 8x."""
 
-  def __init__(self):
+  def __init__(self, dtype='float32'):
     super().__init__()
-    self.dense = keras.layers.Dense(8 * 8 * 3)
+    self.dense = keras.layers.Dense(8 * 8 * 3, dtype=dtype)
 
   def __call__(self, features):
     batch = tf.shape(features)[:-1]

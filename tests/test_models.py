@@ -9,7 +9,7 @@ from planet import models
 from planet.scripts import build
 from planet.scripts import configs
 
-from test_networks import GRU, dense, rssm_count
+from conftest import GRU, dense, rssm_count
 
 
 def gru(inputs, units):

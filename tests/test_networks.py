@@ -11,26 +11,7 @@ from planet.networks import conv_ha
 from planet.scripts import build
 from planet.scripts import configs
 
-
-def conv(k, cin, cout):
-  return k * k * cin * cout + cout
-
-
-def dense(nin, nout):
-  return nin * nout + nout
-
-
-ENCODER = conv(4, 3, 32) + conv(4, 32, 64) + conv(4, 64, 128) + conv(4, 128, 256)
-DECODER = (dense(230, 1024) + conv(5, 1024, 128) + conv(5, 128, 64) + conv(6, 64, 32)
-           + conv(6, 32, 3))
-REWARD = dense(230, 300) + 2 * dense(300, 300) + dense(300, 1)
-GRU = (200 + 200) * 400 + 400 + (200 + 200) * 200 + 200
-
-
-def rssm_count(action_size, state=30, belief=200, hidden=200, embedding=1024):
-  prior = dense(state + action_size, hidden) + GRU + dense(belief, hidden) + 2 * dense(hidden, state)
-  posterior = dense(belief + embedding, hidden) + 2 * dense(hidden, state)
-  return prior + posterior
+from conftest import DECODER, ENCODER, GRU, REWARD, rssm_count
 
 
 def count(module):

@@ -10,20 +10,24 @@ from planet.tools import preprocess
 class MPCAgent(tf.Module):
   """Holds the filtered state and previous action of `batch_size` agents between steps.
 
-  `policy` is a tf.function with a fixed signature: it traces once per agent, not once per call.
+  `policy` is a tf.function with a fixed signature: it traces once per agent, not once per call. With
+  `jit_compile`, the planner is compiled by XLA (also inside the in-graph episode loop).
   """
 
   def __init__(self, model, batch_size=1, horizon=12, amount=1000, topk=100, iterations=10,
                image_bits=5, min_action=-1.0, max_action=1.0, planner=None, objective=None,
-               name='agent'):
+               jit_compile=False, name='agent'):
     """`planner` (default planning.cem) and `objective` (default planning.reward_objective) are
-    functions; see planet/control/__init__.py and planet/scripts/objectives.py."""
+    functions; see planet/control/__init__.py and planet/scripts/objectives.py. `jit_compile` compiles
+    the plan with XLA."""
     super().__init__(name=name)
     self._model = model
-    self._plan = planner or planning.cem
-    self._planner = dict(horizon=horizon, amount=amount, topk=topk, iterations=iterations,
-                         min_action=min_action, max_action=max_action,
-                         objective=objective or planning.reward_objective)
+    plan, settings = planner or planning.cem, dict(
+        horizon=horizon, amount=amount, topk=topk, iterations=iterations, min_action=min_action,
+        max_action=max_action, objective=objective or planning.reward_objective)
+    self._plan = lambda state: plan(model, state, model.action_size, **settings)
+    if jit_compile:
+      self._plan = tf.function(self._plan, jit_compile=True)
     self._bits = image_bits
     self._min, self._max = min_action, max_action
     initial = model.cell.initial(batch_size)
@@ -43,7 +47,7 @@ class MPCAgent(tf.Module):
     embedding = model.encoder(preprocess.preprocess(image, self._bits))
     state = {k: v.read_value() for k, v in self._state.items()}
     state, _ = model.cell.posterior(state, self._prev_action.read_value(), embedding)
-    plan = self._plan(model, state, model.action_size, **self._planner)
+    plan = self._plan(state)
     action = plan[:, 0]
     action += noise_scale * tf.random.normal(tf.shape(action))
     action = tf.clip_by_value(action, self._min, self._max)

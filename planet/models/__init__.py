@@ -32,6 +32,7 @@ class ModelConfig:
   num_layers: int = 3
   num_units: int = 300
   drnn_flags: tuple = ()  # ((flag, value), ...) of the drnn_* params without the prefix
+  compute_dtype: str = 'float32'  # of the layers, from the precision param (planet/tools/precision.py)
 
 
 def build(config, action_size):

@@ -1,8 +1,14 @@
 """The cell interface every latent model shares.
 
-A model's state is a dict of [batch, ...] tensors with at least `mean`, `stddev` and `sample`.
+A model's state is a dict of [batch, ...] float32 tensors with at least `mean`, `stddev` and `sample`.
 Subclasses implement `initial`, `transition` (the prior) and `posterior`; unrolling over time, the
-distributions and the KL live here once.
+distributions and the KL live here once. A model may override `observe` and `imagine` with unrolls that
+compute the same maths faster (rssm.py moves everything that does not depend on the previous step out
+of the loop).
+
+Noise: by default every sample draws its own standard normal noise. `noise` arguments feed it instead
+(for tests that compare two computations of the same maths): {'posterior': [B, T, S], 'prior':
+[B, T, S]} for `observe`, [B, T, S] for `imagine`, and the same without T for one step.
 """
 
 import tensorflow as tf
@@ -13,27 +19,29 @@ tfd = tfp.distributions
 
 class Base(tf.Module):
 
-  def __init__(self, mean_only=False, min_stddev=0.1, name=None):
+  def __init__(self, mean_only=False, min_stddev=0.1, dtype='float32', name=None):
+    """`dtype` is the layers' compute dtype (planet/tools/precision.py); states stay float32."""
     super().__init__(name=name)
     self.mean_only = mean_only
     self.min_stddev = min_stddev
+    self.compute_dtype = dtype
 
   def initial(self, batch_size):
     """The all-zero state (stddev included, as the original's zero_state)."""
     raise NotImplementedError
 
-  def transition(self, prev_state, prev_action):
+  def transition(self, prev_state, prev_action, noise=None):
     """The prior p(s_t | s_{t-1}, a_{t-1})."""
     raise NotImplementedError
 
-  def posterior(self, prev_state, prev_action, embedding):
+  def posterior(self, prev_state, prev_action, embedding, noise=None):
     """Returns (posterior q(s_t | s_{t-1}, a_{t-1}, o_t), prior p(s_t | s_{t-1}, a_{t-1}))."""
     raise NotImplementedError
 
   def features(self, state):
     raise NotImplementedError
 
-  def observe(self, embedding, action, state=None):
+  def observe(self, embedding, action, state=None, noise=None):
     """Closed loop: filters [B, T, E] embeddings and [B, T, A] previous actions.
 
     `action[:, t]` is the action that led to observation t. Returns (posterior, prior),
@@ -41,29 +49,42 @@ class Base(tf.Module):
     """
     if state is None:
       state = self.initial(tf.shape(tf.nest.flatten(action)[0])[0])
-
-    def step(carry, inputs):
-      return self.posterior(carry[0], inputs[1], inputs[0])
-
     inputs = (_time_major(embedding), _time_major(action))
+    if noise is None:
+      step = lambda carry, inputs: self.posterior(carry[0], inputs[1], inputs[0])
+    else:
+      inputs += (_time_major(noise),)
+      step = lambda carry, inputs: self.posterior(carry[0], inputs[1], inputs[0], inputs[2])
     post, prior = tf.scan(step, inputs, (state, state))
     return _batch_major(post), _batch_major(prior)
 
-  def imagine(self, action, state):
+  def imagine(self, action, state, noise=None):
     """Open loop: the priors after each of the [B, T, A] actions, starting from `state`."""
-    prior = tf.scan(self.transition, _time_major(action), state)
+    if noise is None:
+      prior = tf.scan(self.transition, _time_major(action), state)
+    else:
+      step = lambda prev, inputs: self.transition(prev, inputs[0], inputs[1])
+      prior = tf.scan(step, (_time_major(action), _time_major(noise)), state)
     return _batch_major(prior)
 
-  def stochastic(self, h, stats):
+  def stochastic(self, h, stats, noise=None):
     """Mean, softplus stddev + min_stddev (additive, no clamp) and one sample (the mean if mean_only)
-    from the hidden activations `h`, with `stats` the two linear layers."""
+    from the hidden activations `h`, with `stats` the two linear layers (float32 layers: the
+    distributions are float32 whatever the compute dtype)."""
     mean = stats[0](h)
     stddev = tf.nn.softplus(stats[1](h)) + self.min_stddev
+    return {'mean': mean, 'stddev': stddev, 'sample': self.sample(mean, stddev, noise)}
+
+  def sample(self, mean, stddev, noise=None):
     if self.mean_only:
-      sample = mean
-    else:
-      sample = mean + stddev * tf.random.normal(tf.shape(mean))
-    return {'mean': mean, 'stddev': stddev, 'sample': sample}
+      return mean
+    if noise is None:
+      noise = tf.random.normal(tf.shape(mean))
+    return mean + stddev * noise
+
+  def concat(self, *tensors):
+    """Concatenates the last axes in the compute dtype."""
+    return tf.concat([tf.cast(x, self.compute_dtype) for x in tensors], -1)
 
   def dist(self, state):
     return tfd.MultivariateNormalDiag(state['mean'], state['stddev'])

@@ -8,6 +8,8 @@ import tf_keras as keras
 
 from planet.models import base
 from planet.models import gru
+from planet.networks.basic import apply
+from planet.tools import precision
 
 
 class DRNN(base.Base):
@@ -16,8 +18,8 @@ class DRNN(base.Base):
   def __init__(self, state_size=30, belief_size=200, hidden_size=200, action_size=1,
                embedding_size=1024, mean_only=False, min_stddev=0.1, encoder_to_decoder=False,
                sample_to_sample=True, sample_to_encoder=True, decoder_to_encoder=False,
-               decoder_to_sample=True, action_to_decoder=False, name='drnn'):
-    super().__init__(mean_only, min_stddev, name=name)
+               decoder_to_sample=True, action_to_decoder=False, dtype='float32', name='drnn'):
+    super().__init__(mean_only, min_stddev, dtype, name=name)
     self.state_size = state_size
     self.belief_size = belief_size
     self.embedding_size = embedding_size
@@ -28,11 +30,11 @@ class DRNN(base.Base):
     encoder_in = (embedding_size + action_size + state_size * sample_to_encoder
                   + belief_size * decoder_to_encoder)
     decoder_in = (state_size + belief_size * encoder_to_decoder + action_size * action_to_decoder)
-    self.encoder_cell = gru.GRUBlockCell(encoder_in, belief_size, name='encoder_gru')
+    self.encoder_cell = gru.GRUBlockCell(encoder_in, belief_size, dtype, name='encoder_gru')
     # The original's sample layer is always ReLU; the activation param is ignored here.
-    self.hidden = keras.layers.Dense(hidden_size, tf.nn.relu)
-    self.stats = [keras.layers.Dense(state_size), keras.layers.Dense(state_size)]
-    self.decoder_cell = gru.GRUBlockCell(decoder_in, belief_size, name='decoder_gru')
+    self.hidden = keras.layers.Dense(hidden_size, tf.nn.relu, dtype=precision.keras_policy(dtype))
+    self.stats = [keras.layers.Dense(state_size, dtype='float32') for _ in range(2)]
+    self.decoder_cell = gru.GRUBlockCell(decoder_in, belief_size, dtype, name='decoder_gru')
 
   @property
   def feature_size(self):
@@ -44,29 +46,30 @@ class DRNN(base.Base):
             'mean': zeros(self.state_size), 'stddev': zeros(self.state_size),
             'sample': zeros(self.state_size)}
 
-  def _step(self, prev, prev_action, embedding):
+  def _step(self, prev, prev_action, embedding, noise):
     f = self.flags
     inputs = [embedding, prev_action]
     inputs += [prev['sample']] if f['sample_to_encoder'] else []
     inputs += [prev['decoder_state']] if f['decoder_to_encoder'] else []
-    encoder_state = self.encoder_cell(tf.concat(inputs, -1), prev['encoder_state'])
+    encoder_state = self.encoder_cell(self.concat(*inputs), prev['encoder_state'])
     inputs = [encoder_state]
     inputs += [prev['sample']] if f['sample_to_sample'] else []
     inputs += [prev['decoder_state']] if f['decoder_to_sample'] else []
-    stochastic = self.stochastic(self.hidden(tf.concat(inputs, -1)), self.stats)
+    stochastic = self.stochastic(apply(self.hidden, self.concat(*inputs)), self.stats, noise)
     inputs = [stochastic['sample']]
     inputs += [prev['encoder_state']] if f['encoder_to_decoder'] else []
     inputs += [prev_action] if f['action_to_decoder'] else []
-    decoder_state = self.decoder_cell(tf.concat(inputs, -1), prev['decoder_state'])
+    decoder_state = self.decoder_cell(self.concat(*inputs), prev['decoder_state'])
     return {'encoder_state': encoder_state, 'decoder_state': decoder_state, **stochastic}
 
-  def transition(self, prev_state, prev_action):
+  def transition(self, prev_state, prev_action, noise=None):
     zeros = tf.zeros([tf.shape(prev_action)[0], self.embedding_size])
-    return self._step(prev_state, prev_action, zeros)
+    return self._step(prev_state, prev_action, zeros, noise)
 
-  def posterior(self, prev_state, prev_action, embedding):
-    return (self._step(prev_state, prev_action, embedding),
-            self.transition(prev_state, prev_action))
+  def posterior(self, prev_state, prev_action, embedding, noise=None):
+    noise = noise or {}
+    return (self._step(prev_state, prev_action, embedding, noise.get('posterior')),
+            self.transition(prev_state, prev_action, noise.get('prior')))
 
   def features(self, state):
     return state['decoder_state']
@@ -76,4 +79,4 @@ def from_config(config, action_size):
   return DRNN(
       state_size=config.state_size, belief_size=config.model_size, hidden_size=config.model_size,
       action_size=action_size, mean_only=config.mean_only, min_stddev=config.min_stddev,
-      **dict(config.drnn_flags))
+      dtype=config.compute_dtype, **dict(config.drnn_flags))

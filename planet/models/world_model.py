@@ -15,12 +15,14 @@ class WorldModel(tf.Module):
     (state_diagnostics) to its shape."""
     super().__init__(name=name)
     self.action_size = action_size
+    self.compute_dtype = config.compute_dtype
     network = networks.NETWORKS[config.network]
-    self.encoder = network.Encoder()
+    self.encoder = network.Encoder(dtype=config.compute_dtype)
     self.cell = models.build(config, action_size)
-    self.decoder = network.Decoder()
+    self.decoder = network.Decoder(dtype=config.compute_dtype)
     head = lambda name, shape: basic.FeedForward(
-        shape, config.num_layers, config.num_units, config.activation, name=f'head_{name}')
+        shape, config.num_layers, config.num_units, config.activation, config.compute_dtype,
+        name=f'head_{name}')
     self.reward = head('reward', ())
     self.state_heads = {name: head(name, shape) for name, shape in (state_shapes or {}).items()}
     self._build()

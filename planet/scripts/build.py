@@ -7,6 +7,7 @@ objects built here.
 """
 
 from planet import models
+from planet.tools import precision
 from planet.training import objective
 
 
@@ -15,6 +16,7 @@ def model_config(params):
   values = {k: params[k] for k in fields if k in params}
   values['drnn_flags'] = tuple(
       (k[len('drnn_'):], v) for k, v in sorted(params.items()) if k.startswith('drnn_'))
+  values['compute_dtype'] = precision.compute_dtype(params['precision'])
   return models.ModelConfig(**values)
 
 
@@ -51,7 +53,7 @@ def learner(params, world_model):
   from planet.training import learner as learner_lib
   return learner_lib.Learner(
       world_model, objective_config(params, world_model.heads), params['main_learning_rate'],
-      params['main_gradient_clipping'])
+      params['main_gradient_clipping'], jit_compile=params['jit_compile'])
 
 
 def agent(params, world_model, batch_size=1, horizon=None, objective=None):
@@ -63,7 +65,8 @@ def agent(params, world_model, batch_size=1, horizon=None, objective=None):
       world_model, batch_size, horizon or params['planner_horizon'], params['planner_amount'],
       params['planner_topk'], params['planner_iterations'], params['image_bits'],
       planner=PLANNERS[params['planner']],
-      objective=OBJECTIVES[objective or params['collect_objective']])
+      objective=OBJECTIVES[objective or params['collect_objective']],
+      jit_compile=params['jit_compile'])
 
 
 def task(name, params):

@@ -162,6 +162,13 @@ def _collects(key, value):
   return result
 
 
+def _precision(key, value):
+  from planet.tools import precision  # The hardware check: a one-line ConfigError where 16 is refused.
+  value = int(_choice(16, 32)(key, value))
+  precision.compute_dtype(value)
+  return value
+
+
 # key: (default, check). Defaults are the original's. `checkpoint_every: None` means 10 * test_steps
 # and `action_repeat: None` the task's own, resolved in `resolve()`.
 PARAMS = {
@@ -231,6 +238,12 @@ PARAMS = {
     # Ours: run each collected episode as one compiled loop (control/in_graph.py) instead of a Python
     # loop over the compiled policy. scripts/benchmark.py measures both; the default is the faster.
     'simulate_in_graph': (True, _bool),
+    # Ours: the layers' compute dtype (planet/tools/precision.py): 32 float32 (faithful); 16 bfloat16 on
+    # a CPU with bfloat16 hardware, float16 with loss scaling on a GPU, refused elsewhere.
+    'precision': (32, _precision),
+    # Ours: XLA (tf.function jit_compile) for the train step and the planner; scripts/benchmark.py
+    # measures it. Off: it was slower on the CPUs we measured; GPUs often gain.
+    'jit_compile': (False, _bool),
 }
 
 # Keys of the original that did nothing there and are not accepted here (docs/differences.md).

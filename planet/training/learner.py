@@ -1,29 +1,40 @@
 """The world model's update: the objective's loss, its gradients clipped by their global norm, and Adam
 (epsilon 1e-4). `train` and `test` are tf.functions with the data's fixed signature: each traces once.
-The trainer and scripts/benchmark.py run these same functions."""
+The trainer and scripts/benchmark.py run these same functions.
+
+With a float16 model (precision 16 on a GPU) the optimizer is a dynamic LossScaleOptimizer: the loss is
+scaled before the gradients and the gradients unscaled before clipping; a step whose gradients overflow
+is skipped (and the scale lowered), and reports a gradient norm of 0.
+"""
 
 import tensorflow as tf
 import tf_keras as keras
 
+from planet.tools import precision
 from planet.training import objective
 
 
 class Learner(tf.Module):
 
-  def __init__(self, model, objective_config, learning_rate=1e-3, clipping=1000.0, name='learner'):
+  def __init__(self, model, objective_config, learning_rate=1e-3, clipping=1000.0, jit_compile=False,
+               name='learner'):
     super().__init__(name=name)
     self.model = model
     self.objective = objective_config
     self.clipping = clipping
+    self.jit_compile = jit_compile
     self.optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-4)
+    self.loss_scaling = precision.loss_scaling(getattr(model, 'compute_dtype', 'float32'))
+    if self.loss_scaling:
+      self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.optimizer)
     self.optimizer.build(model.trainable_variables)
     self._functions = None
 
   def compile(self, spec):
     """Makes the train and test tf.functions for batches of `spec` (a dict of tf.TensorSpec)."""
     self._functions = {
-        'train': tf.function(self._train, input_signature=[spec]),
-        'test': tf.function(self._test, input_signature=[spec]),
+        'train': tf.function(self._train, input_signature=[spec], jit_compile=self.jit_compile),
+        'test': tf.function(self._test, input_signature=[spec], jit_compile=self.jit_compile),
     }
 
   def functions(self):
@@ -40,11 +51,16 @@ class Learner(tf.Module):
   def _train(self, data):
     with tf.GradientTape() as tape:
       loss, objectives = objective.compute(self.model, data, self.objective)
+      scaled = self.optimizer.get_scaled_loss(loss) if self.loss_scaling else loss
     variables = self.model.trainable_variables
-    grads = tape.gradient(loss, variables)
+    grads = tape.gradient(scaled, variables)
+    if self.loss_scaling:
+      grads = self.optimizer.get_unscaled_gradients(grads)
     norm = tf.linalg.global_norm(grads)
     clipped, _ = tf.clip_by_global_norm(grads, self.clipping, norm)
     self.optimizer.apply_gradients([(g, v) for g, v in zip(clipped, variables) if g is not None])
+    if self.loss_scaling:  # An overflow step is skipped, not a failure.
+      norm = tf.where(tf.math.is_finite(norm), norm, tf.zeros_like(norm))
     return {'loss': loss, 'grad_norm': norm, **objectives}
 
   def _test(self, data):
