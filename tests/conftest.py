@@ -123,8 +123,8 @@ class CountingEnv(gymnasium.Env):
 
 
 class FaultyEnv(gymnasium.Env):
-  """The dummy env's images and rewards; at step `at` of an episode it raises (`fault: raise`) or
-  kills its own process with SIGKILL (`fault: die`), as long as the counter file `faults` holds a
+  """The dummy env's images and rewards; at step `at` of an episode it raises (`fault: raise`), kills
+  its own process with SIGKILL (`fault: die`) or is interrupted (`fault: interrupt`), as long as the counter file `faults` holds a
   positive number, which each fault decrements."""
 
   metadata = {'render_modes': ['rgb_array']}
@@ -148,6 +148,8 @@ class FaultyEnv(gymnasium.Env):
     if self._step == self._at and _take_fault(self._faults):
       if self._fault == 'die':
         os.kill(os.getpid(), signal.SIGKILL)
+      if self._fault == 'interrupt':
+        raise KeyboardInterrupt('signal 15')
       raise RuntimeError(f'simulated env failure at step {self._step}')
     return {}, float(self._random.uniform(0, 1)), False, False, {}
 

@@ -269,6 +269,20 @@ def test_an_env_worker_that_keeps_dying_fails_the_run_with_a_message(tmp_path, f
   assert not outdir.exists()
 
 
+@pytest.mark.parametrize('in_graph', [False, True])
+def test_an_interrupt_during_an_episode_is_an_interrupt(tmp_path, faulty_task, in_graph):
+  # Ctrl-C or SIGTERM while the in-graph loop runs the env's Python reaches TensorFlow as an op error;
+  # it must stay an interrupt (checkpoint, resumable), not become a failed run.
+  params = configs.resolve({'tasks': [faulty_task('interrupt', times=1)]}, 'debug')
+  task = build.task(params['tasks'][0], params)
+  agent = build.agent(params, build.model(params, 1))
+  simulation = simulate.Simulation(task, agent, str(tmp_path), 5, 1, 'none', in_graph)
+  with pytest.raises(KeyboardInterrupt):
+    simulation.run(0.0)
+  assert simulation.run(0.0)['length'] == 20  # the next episode runs
+  simulation.close()
+
+
 def cli(*args):
   """The train command in this process: (exit code, stdout, stderr)."""
   import contextlib

@@ -130,11 +130,14 @@ def wait_for(path_glob, process, timeout=300):
     time.sleep(0.2)
 
 
+MAX_STEPS = 100  # Killed after the checkpoint at 40: 3 epochs left to resume.
+
+
 @pytest.mark.parametrize('how', [signal.SIGKILL, signal.SIGTERM])
 def test_interrupted_run_resumes(tmp_path, how):
   logdir = str(tmp_path / 'logs')
   run = os.path.join(logdir, '00001')
-  process = start(logdir, 200)
+  process = start(logdir, MAX_STEPS)
   # checkpoint_every 10 test-phase steps: a checkpoint after every test phase (global 20, 40, ...).
   wait_for(os.path.join(run, 'model.ckpt-40.index'), process)
   workers = alive_children(process.pid)
@@ -154,16 +157,16 @@ def test_interrupted_run_resumes(tmp_path, how):
     assert process.returncode == 130 and 'Interrupted; saving a checkpoint' in output
   stopped_at = steps[-1]
   train_before = len(episodes.filenames(os.path.join(run, 'train_episodes')))
-  process = start(logdir, 200)
+  process = start(logdir, MAX_STEPS)
   output = process.communicate(timeout=600)[0]
   assert process.returncode == 0, output[-3000:]
   assert f'Resume run {run}' in output
   assert f'at step {stopped_at}.' in output
   assert 'Collecting' not in output  # the seed episodes are not collected again
   assert os.path.exists(os.path.join(run, 'DONE')) and not os.path.exists(os.path.join(run, 'FAIL'))
-  assert os.path.exists(os.path.join(run, 'model.ckpt-200.index'))
-  # Every test phase of the resumed part scored: epochs of 20 steps from the stopped one to 200.
-  assert len(re.findall(r'^Score ', output, re.M)) == (200 - stopped_at) // 20
+  assert os.path.exists(os.path.join(run, f'model.ckpt-{MAX_STEPS}.index'))
+  # Every test phase of the resumed part scored: epochs of 20 steps from the stopped one to the end.
+  assert len(re.findall(r'^Score ', output, re.M)) == (MAX_STEPS - stopped_at) // 20
   assert len(episodes.filenames(os.path.join(run, 'train_episodes'))) > train_before
 
 

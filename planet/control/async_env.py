@@ -33,6 +33,10 @@ class WorkerDied(WorkerError):
 
 
 def _worker(constructor, conn):
+  try:  # A worker process leaves Ctrl-C to its parent, which closes it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+  except ValueError:  # A worker thread: signals are the main thread's.
+    pass
   try:
     env = constructor()
   except Exception:  # Report construction errors like any other worker error.

@@ -107,6 +107,9 @@ class Simulation:
         scores, lengths = self._play(noise_scale, seeds)
         break
       except (async_env.WorkerDied, tf.errors.OpError) as e:
+        if isinstance(e, tf.errors.OpError) and 'KeyboardInterrupt' in str(e):
+          # Ctrl-C or SIGTERM while the in-graph loop ran Python: TensorFlow reports it as an op error.
+          raise KeyboardInterrupt(f'interrupted during an episode of {self.name}') from None
         if not self._died or not self.call(self.env.dead):
           raise
         how = str(self._died)
