@@ -151,10 +151,6 @@ class Simulation:
       step += 1
     return scores, lengths
 
-  def first_episode_images(self):
-    """[T, 64, 64, 3] uint8 frames of the first env's last finished episode."""
-    return self.call(self.env.envs[0].access, 'last_episode')['image']
-
   def close(self):
     self.call(self.env.close)
     if self._thread:
