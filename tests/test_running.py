@@ -2,6 +2,7 @@
 
 import pytest
 import glob
+import json
 import os
 import pickle
 import random
@@ -175,3 +176,24 @@ def test_resume_runs_false_skips_started_runs(tmp_path):
   again = running.Experiment(str(tmp_path), quick, num_runs=3, worker_name='b', resume_runs=False)
   logdirs = [os.path.basename(r.logdir) for r in again]
   assert started[0] not in logdirs and len(logdirs) == 2
+
+
+def test_a_claim_that_never_began_is_started_not_resumed(tmp_path):
+  logdir = str(tmp_path / '00001')
+  os.makedirs(logdir)
+  # A worker claimed the run (wrote PING) and stalled or lost the race before beginning it.
+  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": false}')
+  calls = []
+  run = running.Run(logdir, lambda logdir, how: iter([how]), lambda logdir: calls.append('start') or 'start',
+                    lambda logdir: calls.append('resume') or 'resume', 'me', ping_every=0.05)
+  assert not run.resumed
+  assert list(run) == ['start'] and calls == ['start']
+  # Once begun, the PING says so, and a stale PING of a begun run is resumed.
+  with open(os.path.join(logdir, 'PING')) as f:
+    assert json.load(f)['begun'] is True
+  os.remove(os.path.join(logdir, 'DONE'))
+  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": true}')
+  assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed
+  # A PING of an older version (no field) is resumed, the safe side.
+  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
+  assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed

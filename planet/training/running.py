@@ -2,7 +2,8 @@
 
 A run is started when its directory has neither PING nor DONE, resumed when it has a PING but no DONE
 and the PING is this worker's or stale (older than 2 * ping_every; any PING when ping_every is 0), and
-skipped otherwise. A run that ends normally gets DONE. One that raises gets FAIL (its traceback) and no
+skipped otherwise. A PING left by a worker that claimed the run but never began it (it lost the claim
+race or stalled) does not make a resume: such a run is started. A run that ends normally gets DONE. One that raises gets FAIL (its traceback) and no
 DONE: it is not resumed by other workers (they would fail the same way) and never counts as completed;
 `retry_failed` removes the FAIL and resumes it from its checkpoint. A run abandoned by its consumer or
 killed gets neither, so it can be resumed.
@@ -130,6 +131,7 @@ class Run:
     self.process_fn = process_fn
     self.worker_name = worker_name
     self.ping_every = ping_every
+    self._begun = False
     self.resumed = self._decide(resume_runs, retry_failed)
     self._init_fn = resume_fn if self.resumed else start_fn
     self._claim()
@@ -163,12 +165,13 @@ class Run:
       age = time.time() - ping.get('time', 0)
       if age < 2 * self.ping_every:
         raise SkipRun()
-    return True
+    # PINGs without the field (older versions) count as begun: resuming is the safe side.
+    return bool(ping.get('begun', True)) if ping else True
 
   def _write_ping(self):
     os.makedirs(self.logdir, exist_ok=True)
     _write_atomic(self._path('PING'), json.dumps({
-        'worker': self.worker_name, 'time': time.time(),
+        'worker': self.worker_name, 'time': time.time(), 'begun': self._begun,
         'utc': datetime.datetime.now(datetime.timezone.utc).isoformat()}))
 
   def _claim(self):
@@ -190,6 +193,8 @@ class Run:
       self._write_ping()
 
   def __iter__(self):
+    self._begun = True
+    self._write_ping()  # Marks the run as begun before its init_fn touches anything.
     stop = threading.Event()
     thread = None
     if self.ping_every:
