@@ -162,6 +162,17 @@ def test_a_score_survives_a_kill_right_after_its_checkpoint(tmp_path, monkeypatc
   assert [step for step, _ in scores_in_events(tmp_path)] == [5, 15, 25, 35, 45]
 
 
+def test_a_resumed_run_reports_its_last_score(copy_of_stopped):
+  params = configs.resolve(PARAMS, 'debug')
+  trainer = build.trainer(params, str(copy_of_stopped))
+  try:
+    assert int(trainer.step) == 80
+    last = scores_in_events(copy_of_stopped)[-1]
+    assert last[0] == 35 and trainer.progress.score == pytest.approx(last[1])
+  finally:
+    trainer.close()
+
+
 def test_leftovers_of_killed_writes_are_cleaned(copy_of_stopped):
   tmp_path = copy_of_stopped
   (tmp_path / 'train_episodes' / '.20260101T000000-x.npz.tmp').write_bytes(b'partial')

@@ -9,6 +9,7 @@ from tensorboard.util import tensor_util
 from planet.scripts import build
 from planet.scripts import configs
 from planet.tools import summaries
+from planet.training import writers
 
 
 def test_strip_layout():
@@ -69,3 +70,23 @@ def test_log_model_writes_every_summary(tmp_path):
   width, height, gif = payload('openloop/image/animation')
   frames = iio.imread(gif)
   assert frames.shape[:3] == (8, 128, 3 * 64)  # truth above prediction, sequences side by side
+
+
+def test_a_reopened_writer_skips_written_steps_and_knows_the_last_scalars(tmp_path):
+  writer = writers.Writer(str(tmp_path))
+  assert writer.written == -1 and writer.scalars == {}
+  for step, score in [(5, 10.0), (15, 20.5), (25, 31.25)]:
+    assert writer.write(step, lambda: tf.summary.scalar('trainer/test/score', score, step=step))
+  assert writer.write(26, lambda: tf.summary.image('frames', tf.zeros([1, 4, 4, 3]), step=26))
+  writer.close()
+  reopened = writers.Writer(str(tmp_path))  # as a resumed run opens it
+  assert reopened.written == 26
+  assert reopened.scalars == {'trainer/test/score': 31.25}
+  assert not reopened.write(15, lambda: tf.summary.scalar('trainer/test/score', 0.0, step=15))
+  assert reopened.write(35, lambda: tf.summary.scalar('trainer/test/score', 40.0, step=35))
+  reopened.close()
+  accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={'tensors': 0})
+  accumulator.Reload()
+  assert [(e.step, float(tensor_util.make_ndarray(e.tensor_proto)))
+          for e in accumulator.Tensors('trainer/test/score')] == [
+              (5, 10.0), (15, 20.5), (25, 31.25), (35, 40.0)]

@@ -64,6 +64,7 @@ class Trainer:
     self._simulations = {}
     self.writers = {phase: writers.Writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
     self.progress = schedule_lib.Progress(schedule.max_steps, start)
+    self.progress.score = self.writers['test'].scalars.get('trainer/test/score')  # a resumed run's
     self._metrics = collections.defaultdict(list)  # printed means, train phase only
     self._scores = []
     self._last_log = (time.time(), start)
