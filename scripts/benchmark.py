@@ -17,7 +17,7 @@ of the float32 peak (and of the bfloat16 peak) measured in the same run.
 
 Then, unless skipped: the [8, 32] step with oneDNN off (a subprocess, for the ratio), the time the trainer
 waits for the next batch (--input-pipeline: real episodes on disk, the `recent` loader, at [50, 50] and at
-the CPU preset's [8, 50]), environment frames per second (64x64 EGL rendering plus physics) and the
+the CPU preset's shape, [10, 50]), environment frames per second (64x64 EGL rendering plus physics) and the
 episode loops (python vs in-graph).
 
 Timing. The machine may be shared, so each figure is the minimum over `--repeats` rounds, the rounds
@@ -166,6 +166,14 @@ def _seconds(fn):
   return time.perf_counter() - start
 
 
+def cpu_preset():
+  """(batch_shape, loader_every) of configs/cpu_quick.yaml."""
+  from planet.scripts import configs
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'configs', 'cpu_quick.yaml')
+  params = configs.resolve({}, path)
+  return tuple(params['batch_shape']), params['loader_every']
+
+
 def input_wait(shape, loader_every, steps=12, episodes=20):
   """Seconds the trainer waits for each batch of the real pipeline (planet/tools/dataset.py, `recent`
   loader, dummy-task episodes of 126 frames on disk) between its train steps: (mean wait, max wait,
@@ -259,7 +267,7 @@ def main():
   parser.add_argument('--skip-full', action='store_true', help='skip the slow [50, 50] step')
   parser.add_argument('--skip-plan', action='store_true')
   parser.add_argument('--input-pipeline', action='store_true',
-                      help='measure the wait for the next batch at [50, 50] and [8, 50]')
+                      help='measure the wait for the next batch at [50, 50] and at configs/cpu_quick.yaml\'s shape')
   parser.add_argument('--no-onednn-compare', action='store_true')
   parser.add_argument('--skip-env', action='store_true', help='skip the env and episode-loop rates')
   parser.add_argument('--json', help='write every figure to this JSON file')
@@ -327,7 +335,7 @@ def main():
     if 'train_8x32_p32' in seconds:
       results['onednn_speedup_8x32'] = results['train_8x32_onednn_off_s'] / seconds['train_8x32_p32']
   if args.input_pipeline:
-    for shape, every in (((50, 50), 1000), ((8, 50), 160)):  # default, configs/cpu_quick.yaml
+    for shape, every in (((50, 50), 1000), cpu_preset()):  # the default, configs/cpu_quick.yaml
       wait, longest, step = input_wait(shape, every)
       name = f'{shape[0]}x{shape[1]}'
       results[f'input_wait_{name}_mean_s'] = wait
