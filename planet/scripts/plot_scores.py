@@ -137,6 +137,7 @@ def figure(curves):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from matplotlib import ticker
   tasks = sorted(curves)
   fig, axes = plt.subplots(2, len(tasks), figsize=figure_size(curves), squeeze=False,
                            layout='constrained')
@@ -152,6 +153,9 @@ def figure(curves):
       for (name, value), style in zip(PAPER.get(task, {}).items(), ('--', ':')):
         ax.axhline(value, color='k', linestyle=style, linewidth=1, label=f'{name} (paper) {value}')
       ax.set_xlabel(label)
+      ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True))  # readable in one column
+      if scale != 1:
+        ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=''))  # 10k, 1M
       ax.set_ylabel('test return')
       ax.set_title(task)
       ax.grid(alpha=0.3)
