@@ -2,6 +2,7 @@
 and resuming an interrupted run."""
 
 import glob
+import math
 import os
 import re
 import signal
@@ -165,8 +166,9 @@ def test_interrupted_run_resumes(tmp_path, how):
   assert 'Collecting' not in output  # the seed episodes are not collected again
   assert os.path.exists(os.path.join(run, 'DONE')) and not os.path.exists(os.path.join(run, 'FAIL'))
   assert os.path.exists(os.path.join(run, f'model.ckpt-{MAX_STEPS}.index'))
-  # Every test phase of the resumed part scored: epochs of 20 steps from the stopped one to the end.
-  assert len(re.findall(r'^Score ', output, re.M)) == (MAX_STEPS - stopped_at) // 20
+  # Every test phase of the resumed part scored: the epochs of 20 steps from the one it stopped in (a
+  # SIGTERM saves a checkpoint wherever it lands, for example at step 45) to the end.
+  assert len(re.findall(r'^Score ', output, re.M)) == math.ceil((MAX_STEPS - stopped_at) / 20)
   assert len(episodes.filenames(os.path.join(run, 'train_episodes'))) > train_before
 
 
