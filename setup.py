@@ -22,6 +22,7 @@ setuptools.setup(
         'scikit-image',
         'matplotlib',
         'imageio',
+        'pillow',  # GIF summaries (planet/tools/summaries.py).
         'imageio-ffmpeg',  # MP4s for create_video; ships its own ffmpeg binary.
         'tensorboard==2.21.*',
     ],

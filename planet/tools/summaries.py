@@ -7,6 +7,7 @@ import io
 import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 from tensorboard.plugins.image import metadata as image_metadata
 
 from planet.tools import preprocess
@@ -23,9 +24,14 @@ def strip(video, max_rows=10, max_cols=100):
 
 
 def encode_gif(frames, fps=20):
-  """[T, H, W, C] uint8 -> GIF bytes."""
+  """[T, H, W, C] uint8 -> GIF bytes. Each frame gets its own 256-colour palette by Pillow's fast
+  octree quantizer: its default (median cut) took about 1 s per prediction GIF on a 2-core CPU, most
+  of a debug run's time, for no visible difference at 64x64 pixels per frame."""
+  frames = [Image.fromarray(frame).convert('RGB').quantize(method=Image.Quantize.FASTOCTREE)
+            for frame in np.asarray(frames)]
   buffer = io.BytesIO()
-  iio.imwrite(buffer, np.asarray(frames), extension='.gif', duration=1000 / fps, loop=0)
+  frames[0].save(buffer, format='GIF', save_all=True, append_images=frames[1:],
+                 duration=1000 / fps, loop=0)
   return buffer.getvalue()
 
 
