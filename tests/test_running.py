@@ -197,3 +197,31 @@ def test_a_claim_that_never_began_is_started_not_resumed(tmp_path):
   # A PING of an older version (no field) is resumed, the safe side.
   running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
   assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed
+
+
+def test_a_ping_that_appears_while_a_worker_looks_does_not_make_a_resume(tmp_path, monkeypatch):
+  logdir = str(tmp_path / '00001')
+  os.makedirs(logdir)
+  ping_path = os.path.join(logdir, 'PING')
+  real_exists = os.path.exists
+
+  def exists(path):  # Another worker claims the run right after this worker looked for its PING.
+    found = real_exists(path)
+    if path == ping_path and not found:
+      running._write_atomic(ping_path, json.dumps({'worker': 'other', 'time': time.time(), 'begun': False}))
+    return found
+
+  monkeypatch.setattr(os.path, 'exists', exists)
+  run = running.Run(logdir, None, None, None, 'me')
+  assert run.resumed is False  # CI saw resume_fn called on such a run, which had never started
+
+
+def test_an_unreadable_ping_is_fresh_by_its_file_time(tmp_path):
+  logdir = str(tmp_path / '00001')
+  os.makedirs(logdir)
+  with open(os.path.join(logdir, 'PING'), 'w') as f:
+    f.write('{"worker": "oth')  # garbage: not JSON
+  with pytest.raises(running.SkipRun):  # written just now: its worker may be alive
+    running.Run(logdir, None, None, None, 'me', ping_every=1.0)
+  os.utime(os.path.join(logdir, 'PING'), (time.time() - 10, time.time() - 10))
+  assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed  # stale: resumed

@@ -3,7 +3,8 @@
 A run is started when its directory has neither PING nor DONE, resumed when it has a PING but no DONE
 and the PING is this worker's or stale (older than 2 * ping_every; any PING when ping_every is 0), and
 skipped otherwise. A PING left by a worker that claimed the run but never began it (it lost the claim
-race or stalled) does not make a resume: such a run is started. A run that ends normally gets DONE. One that raises gets FAIL (its traceback) and no
+race or stalled) does not make a resume: such a run is started. An unreadable PING counts as begun, its
+age from its file time. A run that ends normally gets DONE. One that raises gets FAIL (its traceback) and no
 DONE: it is not resumed by other workers (they would fail the same way) and never counts as completed;
 `retry_failed` removes the FAIL and resumes it from its checkpoint. A run abandoned by its consumer or
 killed gets neither, so it can be resumed.
@@ -147,26 +148,42 @@ class Run:
     except (OSError, ValueError):
       return None
 
+  def _look_at_ping(self):
+    """The run's PING as one observation: None when there is none (never claimed); {'time': its
+    modification time} when it cannot be read (counted as begun, the safe side). Checking whether it
+    exists and reading it separately let a PING written in between look unreadable, and the run was
+    resumed by a second worker while its first one started it."""
+    try:
+      with open(self._path('PING')) as f:
+        text = f.read()
+      mtime = os.path.getmtime(self._path('PING'))
+    except FileNotFoundError:
+      return None
+    try:
+      ping = json.loads(text)
+    except ValueError:
+      ping = None
+    return ping if isinstance(ping, dict) else {'time': mtime}
+
   def _decide(self, resume_runs, retry_failed):
     if os.path.exists(self._path('FAIL')):
       if not retry_failed:
         raise SkipRun('failed')
       log.info(f'Retrying failed run {self.logdir}: {failure(self.logdir)}')
       clear_failure(self.logdir)
-    has_done = os.path.exists(self._path('DONE'))
-    ping = self._read_ping() if os.path.exists(self._path('PING')) else None
-    if not has_done and not os.path.exists(self._path('PING')):
-      return False
-    if has_done:
+    if os.path.exists(self._path('DONE')):
       raise SkipRun('done')
+    ping = self._look_at_ping()
+    if ping is None:
+      return False
     if not resume_runs:
       raise SkipRun('busy')
-    if ping and ping.get('worker') != self.worker_name and self.ping_every:
+    if ping.get('worker') != self.worker_name and self.ping_every:
       age = time.time() - ping.get('time', 0)
       if age < 2 * self.ping_every:
         raise SkipRun()
     # PINGs without the field (older versions) count as begun: resuming is the safe side.
-    return bool(ping.get('begun', True)) if ping else True
+    return bool(ping.get('begun', True))
 
   def _write_ping(self):
     os.makedirs(self.logdir, exist_ok=True)
