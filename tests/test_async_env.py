@@ -113,7 +113,7 @@ class ZeroAgent:
     return types.SimpleNamespace(numpy=lambda: np.zeros((len(images), 2), np.float32))
 
 
-@pytest.mark.parametrize('strategy', ['none', 'thread', 'process'])
+@pytest.mark.parametrize('strategy', ['none', 'thread', pytest.param('process', marks=pytest.mark.slow)])
 def test_crashing_env_during_an_episode(tmp_path, strategy):
   task = simulate_task()
   simulation = simulate.Simulation(task, ZeroAgent(), str(tmp_path), 0, 2, strategy)

@@ -106,6 +106,7 @@ def data(batch=2, length=4, actions=2, seed=0):
           'reward': tf.constant(rng.randn(batch, length), tf.float32)}
 
 
+@pytest.mark.slow  # a train step per model, in bfloat16 (emulated where the CPU has no bf16)
 @pytest.mark.parametrize('name', sorted(models.MODELS))
 def test_variables_and_distributions_stay_float32_under_16(name):
   params, config = tiny('bfloat16', model=name)

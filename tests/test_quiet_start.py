@@ -27,6 +27,7 @@ def run_python(code, **env):
   return result.stdout, result.stderr
 
 
+@pytest.mark.slow  # a subprocess that imports TensorFlow
 def test_tensorflow_starts_quietly():
   code = 'import planet, tensorflow as tf; print(tf.reduce_sum(tf.ones(3)).numpy())'
   env = {'TF_CPP_MIN_LOG_LEVEL': '1'}  # The package's default, as a user who set nothing gets it.

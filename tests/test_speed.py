@@ -165,6 +165,7 @@ def test_decoder_rewrites_equal_the_keras_layers():
   assert_close_in_norm(results[0][1], results[1][1])
 
 
+@pytest.mark.slow  # XLA compiles the train step and the planner
 def test_jit_compile_param_gives_the_same_step_and_a_working_planner():
   params = configs.resolve({'mean_only': True, 'jit_compile': True}, 'debug')
   assert params['jit_compile'] and not configs.resolve({}, 'debug')['jit_compile']

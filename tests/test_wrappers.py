@@ -139,7 +139,7 @@ def test_small_offscreen_buffer_renders_the_same_pixels(name):
 
 @pytest.mark.parametrize('name, shapes, action_dim', [
     ('gym_cheetah', {'state': (17,), 'image': (64, 64, 3)}, 6),
-    ('gym_racecar', {'image': (64, 64, 3)}, 3),
+    pytest.param('gym_racecar', {'image': (64, 64, 3)}, 3, marks=pytest.mark.slow),  # Box2D, ~20 s
 ])
 def test_gym_tasks(name, shapes, action_dim):
   pytest.importorskip('Box2D' if name == 'gym_racecar' else 'mujoco')
