@@ -27,7 +27,7 @@ setuptools.setup(
         'tensorboard==2.21.*',
     ],
     extras_require={
-        'test': ['pytest'],
+        'test': ['pytest', 'pytest-xdist'],  # the suite runs on both cores: -n 2
         # gym_cheetah needs gymnasium's MuJoCo envs (mujoco is already a dependency); gym_racecar Box2D.
         'gym': ['gymnasium[box2d]>=1.0'],
         # planet.scripts.sweep: many runs on a Ray cluster (tested with Ray 2.60; every node of a
