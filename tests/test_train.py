@@ -185,18 +185,3 @@ def test_interrupted_run_resumes(tmp_path):
   assert len(re.findall(r'^Score ', output, re.M)) == math.ceil((MAX_STEPS - terminated_at) / 20)
   score_steps = [step for step, _ in scalars(os.path.join(run, 'test'))['trainer/test/score']]
   assert sorted(score_steps) == [5, 15, 25]
-
-
-def test_a_corrupt_episode_on_disk_is_moved_aside_and_the_run_completes(run_train, tmp_path):
-  logdir = tmp_path / 'logs'
-  run = logdir / '00001'
-  (run / 'train_episodes').mkdir(parents=True)
-  # A corrupt episode file on disk is skipped with a warning naming it, not fatal.
-  (run / 'train_episodes' / 'broken.npz').write_bytes(b'not an npz file')
-  code, stdout, stderr = run_train(
-      '--logdir', str(logdir), '--config', 'debug', '--params', '{tasks: [dummy], max_steps: 30}')
-  assert code == 0, stderr[-3000:]
-  assert f'skipping unreadable episode {run}/train_episodes/broken.npz' in stdout
-  assert (run / 'DONE').exists() and not (run / 'FAIL').exists()
-  assert (run / 'train_episodes' / 'corrupt' / 'broken.npz').read_bytes() == b'not an npz file'
-  assert not (run / 'train_episodes' / 'broken.npz').exists()

@@ -47,7 +47,15 @@ def gif(name, video, step, fps=20, max_batch=10):
 
 
 def image(name, array, step):
-  tf.summary.image(name, np.asarray(array)[None], step=step)
+  """An image summary of one [H, W, C] uint8 array, PNG-encoded by Pillow at a low compression level
+  (TensorFlow's eager `tf.summary.image` took about 0.1 s per strip, 7 strips per log step)."""
+  array = np.asarray(array)
+  buffer = io.BytesIO()
+  Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(
+      buffer, format='PNG', compress_level=1)
+  tensor = tf.constant([str(array.shape[1]), str(array.shape[0]), buffer.getvalue()])
+  tf.summary.write(name, tensor, step=step, metadata=image_metadata.create_summary_metadata(
+      display_name=name, description=''))
 
 
 def line_plot(name, series, step, title=''):
