@@ -256,7 +256,7 @@ def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):
   assert captured.err.endswith('1 runs not finished: planet/dummy/00002.\n')
   final = np.mean(event_scores(os.path.join(logdir, 'planet', 'dummy', '00001'))[-10:])
   with open(os.path.join(logdir, 'results.md')) as f:
-    assert f'| planet | dummy | {final:.1f} ± 0.0 | 1 of 2 (1 failed) | 3.0 |' in f.read()
+    assert f'| planet | dummy | {final:.1f} ± 0.0 | 1 of 2 (1 failed) | 2.0 |' in f.read()
 
 
 def test_params_of_a_run_defaults_config_preset_params_task_seed():
