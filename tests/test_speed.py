@@ -162,7 +162,10 @@ def test_decoder_rewrites_equal_the_keras_layers():
     results.append((image, tape.gradient(loss, [features, *decoder.trainable_variables])))
   assert results[0][0].dtype == tf.float32 and results[0][0].shape == (4, 3, 64, 64, 3)
   assert_close(results[0][0], results[1][0])
-  assert_close_in_norm(results[0][1], results[1][1])
+  # Seen on a Zen 3 CPU with two test workers: 1.5e-3 of the norm in the gradient of the features
+  # (oneDNN's backward convolutions reduce in an order that varies run to run). A wrong rewrite is off by
+  # the order of the gradient itself.
+  assert_close_in_norm(results[0][1], results[1][1], tolerance=1e-2)
 
 
 @pytest.mark.slow  # XLA compiles the train step and the planner
