@@ -41,9 +41,7 @@ def gif(name, video, step, fps=20, max_batch=10):
   batch, length, height, width, channels = video.shape
   frames = (video.transpose(1, 2, 0, 3, 4).reshape(length, height, batch * width, channels)
             * 255).astype(np.uint8)
-  tensor = tf.constant([str(batch * width), str(height), encode_gif(frames, fps)])
-  tf.summary.write(name, tensor, step=step, metadata=image_metadata.create_summary_metadata(
-      display_name=name, description=''))
+  _write_encoded(name, batch * width, height, encode_gif(frames, fps), step)
 
 
 def image(name, array, step):
@@ -53,7 +51,12 @@ def image(name, array, step):
   buffer = io.BytesIO()
   Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(
       buffer, format='PNG', compress_level=1)
-  tensor = tf.constant([str(array.shape[1]), str(array.shape[0]), buffer.getvalue()])
+  _write_encoded(name, array.shape[1], array.shape[0], buffer.getvalue(), step)
+
+
+def _write_encoded(name, width, height, encoded, step):
+  """An image summary of already encoded bytes (PNG or GIF), in TensorBoard's image plugin format."""
+  tensor = tf.constant([str(width), str(height), encoded])
   tf.summary.write(name, tensor, step=step, metadata=image_metadata.create_summary_metadata(
       display_name=name, description=''))
 

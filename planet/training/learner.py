@@ -1,5 +1,6 @@
 """The world model's update: the objective's loss, its gradients clipped by their global norm, and Adam
-(epsilon 1e-4). `train` and `test` are tf.functions with the data's fixed signature, traced once, without AutoGraph.
+(epsilon 1e-4). `train` and `test` are tf.functions with the data's fixed signature, traced once,
+without AutoGraph.
 The trainer and scripts/benchmark.py run these same functions.
 
 With a float16 model (precision 16 on a GPU) the optimizer is a dynamic LossScaleOptimizer: the loss is
