@@ -2,9 +2,9 @@
 
 A model's state is a dict of [batch, ...] float32 tensors with at least `mean`, `stddev` and `sample`.
 Subclasses implement `initial`, `transition` (the prior) and `posterior`; unrolling over time, the
-distributions and the KL live here once. A model may override `observe` and `imagine` with unrolls that
-compute the same maths faster (rssm.py moves everything that does not depend on the previous step out
-of the loop).
+distributions and the KL live here once. A model whose unroll can compute part of its maths outside the
+loop writes `observe` and `imagine` instead, and its one-step methods as unrolls of length one, so that
+each maths is written once (rssm.py).
 
 Noise: by default every sample draws its own standard normal noise. `noise` arguments feed it instead
 (for tests that compare two computations of the same maths): {'posterior': [B, T, S], 'prior':
@@ -13,6 +13,8 @@ Noise: by default every sample draws its own standard normal noise. `noise` argu
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from planet.networks.basic import bias_add
 
 tfd = tfp.distributions
 
@@ -69,10 +71,21 @@ class Base(tf.Module):
 
   def stochastic(self, h, stats, noise=None):
     """Mean, softplus stddev + min_stddev (additive, no clamp) and one sample (the mean if mean_only)
-    from the hidden activations `h`, with `stats` the two linear layers (float32 layers: the
-    distributions are float32 whatever the compute dtype)."""
-    mean = stats[0](h)
-    stddev = tf.nn.softplus(stats[1](h)) + self.min_stddev
+    from [..., H] hidden activations, with `stats` the two linear layers of the mean and the stddev
+    (float32 layers: the distributions are float32 whatever the compute dtype)."""
+    for layer in stats:
+      if not layer.built:
+        layer.build((None, h.shape[-1]))
+    return self.gaussian(h, *stats_weights(stats), noise)
+
+  def gaussian(self, h, kernel, bias, noise=None):
+    """`stochastic` with the stats layers given as their concatenated float32 (kernel, bias): one
+    matmul on [rows, H] (an unroll reads the weights once, outside its loop)."""
+    rows = tf.reshape(tf.cast(h, tf.float32), [-1, h.shape[-1]])
+    mean, stddev = tf.split(bias_add(tf.matmul(rows, kernel), bias), 2, -1)
+    shape = tf.concat([tf.shape(h)[:-1], [kernel.shape[-1] // 2]], 0)
+    mean, stddev = tf.reshape(mean, shape), tf.reshape(stddev, shape)
+    stddev = tf.nn.softplus(stddev) + self.min_stddev
     return {'mean': mean, 'stddev': stddev, 'sample': self.sample(mean, stddev, noise)}
 
   def sample(self, mean, stddev, noise=None):
@@ -92,6 +105,11 @@ class Base(tf.Module):
   def divergence(self, lhs, rhs):
     """KL(lhs || rhs), summed over the latent dimensions: shape [...]."""
     return tfd.kl_divergence(self.dist(lhs), self.dist(rhs))
+
+
+def stats_weights(layers):
+  """The two stats layers' kernels and biases concatenated: (kernel [H, 2S], bias [2S])."""
+  return tf.concat([l.kernel for l in layers], 1), tf.concat([l.bias for l in layers], 0)
 
 
 def _swap(t):

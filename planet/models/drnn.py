@@ -36,10 +36,6 @@ class DRNN(base.Base):
     self.stats = [keras.layers.Dense(state_size, dtype='float32') for _ in range(2)]
     self.decoder_cell = gru.GRUBlockCell(decoder_in, belief_size, dtype, name='decoder_gru')
 
-  @property
-  def feature_size(self):
-    return self.belief_size
-
   def initial(self, batch_size):
     zeros = lambda size: tf.zeros([batch_size, size], tf.float32)
     return {'encoder_state': zeros(self.belief_size), 'decoder_state': zeros(self.belief_size),

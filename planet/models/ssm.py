@@ -24,10 +24,6 @@ class SSM(base.Base):
     self.post_hidden = dense()
     self.post_stats = stats()
 
-  @property
-  def feature_size(self):
-    return self.state_size
-
   def initial(self, batch_size):
     zeros = tf.zeros([batch_size, self.state_size], tf.float32)
     return {'mean': zeros, 'stddev': zeros, 'sample': zeros}
