@@ -132,8 +132,8 @@ def plan(precision=32, xla=False):
   from planet.scripts import build
   params = params_for({'precision': precision, 'jit_compile': xla})
   agent = build.agent(params, build.model(params, action_size=ACTION_SIZE))
-  image = np.zeros([1, 64, 64, 3], np.uint8)
-  return (lambda: agent.policy(image, np.float32(0.0)).numpy()), plan_flops(params) / 1e9
+  observation = {'image': np.zeros([1, 64, 64, 3], np.uint8)}
+  return (lambda: agent.policy(observation, np.float32(0.0)).numpy()), plan_flops(params) / 1e9
 
 
 def matmul(dtype, size=2048):

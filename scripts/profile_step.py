@@ -22,6 +22,7 @@ import time
 
 import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from planet.scripts import build
 from planet.scripts import configs
@@ -93,7 +94,7 @@ def main():
   params = configs.resolve(overrides)
   model = build.model(params, action_size=6)
   learner = build.learner(params, model)
-  config = build.objective_config(params, model.heads)
+  config = build.objective_config(params, model)
   data = {'image': tf.random.uniform([batch, length, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([batch, length, 6], -1, 1),
           'reward': tf.random.uniform([batch, length])}
@@ -102,14 +103,15 @@ def main():
   embedding = model.encoder(data['image'])
   post, prior = model.cell.observe(embedding, data['action'])
   features = model.cell.features(post)
-  image, reward = model.decoder(features), model.reward(features)
+  image, reward = model.decoder(features).mean(), model.reward(features).mean()
+  normal = lambda mean, dims: tfp.distributions.Independent(tfp.distributions.Normal(mean, 1.0), dims)
 
   def losses(image, reward, post_mean, post_stddev, prior_mean, prior_stddev):
     kl = model.cell.divergence({'mean': post_mean, 'stddev': post_stddev},
                                {'mean': prior_mean, 'stddev': prior_stddev})
-    return (-tf.reduce_mean(objective.head_log_prob('image', image, data['image']))
-            - tf.reduce_mean(objective.head_log_prob('reward', reward, data['reward']))
-            + objective.free_nats_divergence(kl, config.free_nats))
+    return (-tf.reduce_mean(normal(image, 3).log_prob(data['image']))
+            - tf.reduce_mean(normal(reward, 0).log_prob(data['reward']))
+            + tf.reduce_mean(objective.free_nats(kl, config.free_nats)))
 
   variables = model.trainable_variables
   grads = [tf.zeros_like(v) for v in variables]
@@ -127,8 +129,10 @@ def main():
       'rssm unroll (observe)': gradients(
           lambda e, a: model.cell.observe(e, a), model.cell.trainable_variables,
           [embedding, data['action']]),
-      'decoder': gradients(model.decoder, model.decoder.trainable_variables, [features]),
-      'reward head': gradients(model.reward, model.reward.trainable_variables, [features]),
+      'decoder': gradients(lambda f: model.decoder(f).mean(), model.decoder.trainable_variables,
+                           [features]),
+      'reward head': gradients(lambda f: model.reward(f).mean(), model.reward.trainable_variables,
+                               [features]),
       'losses (log-probs, KL)': gradients(
           losses, [], [image, reward, post['mean'], post['stddev'], prior['mean'], prior['stddev']]),
       'clip + Adam': lambda: clip_and_adam(grads).numpy(),

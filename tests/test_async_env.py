@@ -109,8 +109,10 @@ class ZeroAgent:
   def begin_episode(self):
     pass
 
-  def policy(self, images, noise):
-    return types.SimpleNamespace(numpy=lambda: np.zeros((len(images), 2), np.float32))
+  observation_spec = {}
+
+  def policy(self, observation, noise):
+    return types.SimpleNamespace(numpy=lambda: np.zeros((2, 2), np.float32))
 
 
 @pytest.mark.parametrize('strategy', ['none', 'thread', pytest.param('process', marks=pytest.mark.slow)])

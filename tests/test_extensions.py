@@ -6,6 +6,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 import tf_keras as keras
 
 from planet import models
@@ -63,7 +64,8 @@ class SmallEncoder(tf.Module):
 
 
 class SmallDecoder(tf.Module):
-  """[..., F] -> [..., 64, 64, 3]: one dense layer to 8x8x3, upsampled 8x."""
+  """[..., F] -> the distribution of [..., 64, 64, 3] images: one dense layer to 8x8x3, upsampled 8x,
+  the mean of a unit-variance Normal."""
 
   def __init__(self, dtype='float32'):
     super().__init__()
@@ -73,12 +75,14 @@ class SmallDecoder(tf.Module):
     batch = tf.shape(features)[:-1]
     x = tf.reshape(self.dense(tf.reshape(features, [-1, features.shape[-1]])), [-1, 8, 8, 3])
     x = tf.image.resize(x, [64, 64], 'nearest')
-    return tf.reshape(x, tf.concat([batch, [64, 64, 3]], 0))
+    mean = tf.reshape(x, tf.concat([batch, [64, 64, 3]], 0))
+    return tfp.distributions.Independent(tfp.distributions.Normal(mean, 1.0), 3)
 
 
 def test_a_network(registered):
   registered(networks.NETWORKS, 'small', types.SimpleNamespace(
-      Encoder=SmallEncoder, Decoder=SmallDecoder))
+      encoder=lambda shape, config: SmallEncoder(config.compute_dtype),
+      decoder=lambda shape, config: SmallDecoder(config.compute_dtype)))
   params = configs.resolve({'network': 'small', 'tasks': ['dummy']}, 'debug')
   model = build.model(params, action_size=1)
   assert model.num_parameters(model.encoder) == 8 * 8 * 3 * 32 + 32
@@ -101,7 +105,7 @@ def test_a_planner(registered):
   registered(PLANNERS, 'constant', constant)
   params = configs.resolve({'planner': 'constant'}, 'debug')
   agent = build.agent(params, build.model(params, action_size=2))
-  action = agent.policy(np.zeros([1, 64, 64, 3], np.uint8), np.float32(0.0)).numpy()
+  action = agent.policy({'image': np.zeros([1, 64, 64, 3], np.uint8)}, np.float32(0.0)).numpy()
   np.testing.assert_array_equal(action, [[0.25, 0.25]])
 
 

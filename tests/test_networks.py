@@ -8,10 +8,11 @@ from planet.models import gru
 from planet.models import rssm
 from planet.networks import basic
 from planet.networks import conv_ha
+from planet.networks import mlp
 from planet.scripts import build
 from planet.scripts import configs
 
-from conftest import DECODER, ENCODER, GRU, REWARD, rssm_count
+from conftest import DECODER, ENCODER, GRU, REWARD, dense, rssm_count
 
 
 def count(module):
@@ -38,14 +39,16 @@ def test_encoder_shapes_and_count():
 
 def test_decoder_shapes_and_count():
   decoder = conv_ha.Decoder()
-  out = decoder(tf.zeros([2, 3, 230]))
-  assert out.shape == (2, 3, 64, 64, 3)
+  image = decoder(tf.zeros([2, 3, 230]))
+  assert image.mean().shape == (2, 3, 64, 64, 3)
+  assert image.batch_shape == (2, 3) and image.event_shape == (64, 64, 3)
   assert count(decoder) == DECODER
 
 
 def test_reward_head_count_and_shape():
   head = basic.FeedForward((), 3, 300, 'relu')
-  assert head(tf.zeros([4, 5, 230])).shape == (4, 5)
+  reward = head(tf.zeros([4, 5, 230]))
+  assert reward.mean().shape == (4, 5) and reward.event_shape == ()
   assert count(head) == REWARD
 
 
@@ -65,6 +68,55 @@ def test_world_model_total_matches_the_sum_of_parts():
   params = configs.resolve({'tasks': ['cartpole_swingup']})
   model = build.model(params, action_size=1)
   assert model.num_parameters() == ENCODER + DECODER + REWARD + rssm_count(1) == 5_292_220
+
+
+def mlp_counts(size, layers=3, units=300):
+  """The state encoder (layers x Dense(units)) and decoder (a head with a [size] output)."""
+  encoder = dense(size, units) + (layers - 1) * dense(units, units)
+  decoder = dense(230, units) + (layers - 1) * dense(units, units) + dense(units, size)
+  return encoder, decoder
+
+
+def test_state_network_counts_and_shapes():
+  """cartpole's state vector: position 3 + velocity 2 = 5 numbers."""
+  encoder_count, decoder_count = mlp_counts(5)
+  assert (encoder_count, decoder_count) == (1_800 + 2 * 90_300, 69_300 + 2 * 90_300 + 1_505)
+  config = build.model_config(configs.resolve({'tasks': ['cartpole_balance']}))
+  encoder, decoder = mlp.encoder((5,), config), mlp.decoder((5,), config)
+  assert encoder(tf.zeros([2, 3, 5])).shape == (2, 3, 300)
+  state = decoder(tf.zeros([2, 3, 230]))
+  assert state.mean().shape == (2, 3, 5) and state.event_shape == (5,)
+  assert (count(encoder), count(decoder)) == (encoder_count, decoder_count)
+  with pytest.raises(ValueError, match='takes vectors'):
+    mlp.encoder((64, 64, 3), config)
+  with pytest.raises(ValueError, match='64x64x3 images'):
+    conv_ha.encoder((5,), config)
+
+
+@pytest.mark.parametrize('observations', [['state'], ['image', 'state'], ['velocity']])
+def test_world_model_with_state_observations(observations):
+  """The RSSM's posterior reads the concatenated embeddings; each observation has its decoder."""
+  params = configs.resolve({'tasks': ['cartpole_balance'], 'observations': observations})
+  shapes = {'position': (3,), 'velocity': (2,), 'image': (64, 64, 3)}
+  model = build.model(params, action_size=1, shapes=shapes)
+  size = 2 if observations == ['velocity'] else 5
+  encoder_count, decoder_count = mlp_counts(size)
+  image = 'image' in observations
+  embedding = 300 + 1024 * image
+  expected = (rssm_count(1, embedding=embedding) + REWARD + encoder_count + decoder_count
+              + (ENCODER + DECODER) * image)
+  assert model.num_parameters() == expected
+  assert model.observations == ('image',) * image + ('state',)
+  assert sorted(model.heads) == sorted(['reward', 'state'] + ['image'] * image)
+  assert params['gradient_heads'] == ['image'] * image + ['state', 'reward']
+  data = {'image': tf.zeros([2, 4, 64, 64, 3]), 'position': tf.ones([2, 4, 3]),
+          'velocity': tf.fill([2, 4, 2], 2.0), 'action': tf.zeros([2, 4, 1])}
+  vector = model.inputs(data)['state']
+  expected_vector = [2.0, 2.0] if size == 2 else [1.0, 1.0, 1.0, 2.0, 2.0]
+  np.testing.assert_array_equal(vector[0, 0].numpy(), expected_vector)
+  assert model.embed(data).shape == (2, 4, embedding)
+  assert model.input_keys == ('image',) * image + (
+      ('velocity',) if size == 2 else ('position', 'velocity'))
 
 
 def test_gru_matches_gru_block_cell_equations():

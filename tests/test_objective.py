@@ -11,32 +11,39 @@ from planet.training import objective
 def test_free_nats_per_batch_element_and_time_step():
   kl = tf.constant([[1.0, 3.0, 5.0], [10.0, 0.0, 3.5]])
   # max(0, KL - 3) elementwise, then the mean: (0 + 0 + 2 + 7 + 0 + 0.5) / 6.
-  assert abs(float(objective.free_nats_divergence(kl, 3.0)) - 9.5 / 6) < 1e-6
-  assert abs(float(objective.free_nats_divergence(kl, None)) - 22.5 / 6) < 1e-6
+  assert abs(float(tf.reduce_mean(objective.free_nats(kl, 3.0))) - 9.5 / 6) < 1e-6
+  assert abs(float(tf.reduce_mean(objective.free_nats(kl, None))) - 22.5 / 6) < 1e-6
   # Not the same as clipping the mean: mean(KL) = 3.75 would give 0.75.
   with tf.GradientTape() as tape:
     tape.watch(kl)
-    value = objective.free_nats_divergence(kl, 3.0)
+    value = tf.reduce_mean(objective.free_nats(kl, 3.0))
   np.testing.assert_allclose(tape.gradient(value, kl).numpy(), [[0, 0, 1 / 6], [1 / 6, 0, 1 / 6]])
 
 
 def test_image_log_likelihood_constant():
-  target = tf.zeros([64, 64, 3])
-  logp = objective.head_log_prob('image', target, target)
-  assert logp.shape == ()  # summed over all 12,288 pixel-channels
-  assert abs(float(logp) - (-12288 * 0.5 * np.log(2 * np.pi))) < 0.05  # float32 sum of 12,288 terms
-  assert abs(float(logp) + 11291.92) < 0.05
+  """The decoder's distribution is a unit-variance Normal summed over all 12,288 pixel-channels."""
+  model = build.model(configs.resolve({}, 'debug'), action_size=2)
+  image = model.decoder(tf.random.normal([1, 15]))
+  mean = image.mean()
+  assert mean.shape == (1, 64, 64, 3) and image.event_shape == (64, 64, 3)
+  logp = image.log_prob(mean)
+  assert logp.shape == (1,)
+  assert abs(float(logp[0]) - (-12288 * 0.5 * np.log(2 * np.pi))) < 0.05  # float32 sum of 12,288
+  assert abs(float(logp[0]) + 11291.92) < 0.05
   # Half the sum of squared errors on top of the constant.
-  logp = objective.head_log_prob('image', target + 0.5, target)
-  assert abs(float(logp) - (-11291.92 - 0.5 * 12288 * 0.25)) < 0.05
+  logp = image.log_prob(mean + 0.5)
+  assert abs(float(logp[0]) - (-11291.92 - 0.5 * 12288 * 0.25)) < 0.05
+  reward = model.reward(tf.random.normal([2, 3, 15]))
+  assert reward.event_shape == () and reward.log_prob(reward.mean()).shape == (2, 3)
 
 
 def test_loss_scales_in_original_order():
-  params = configs.resolve({})
-  assert list(build.loss_scales(params).items()) == [
+  params = configs.resolve({}, 'debug')
+  model = build.model(params, action_size=2)
+  assert list(build.loss_scales(params, model).items()) == [
       ('reward', 10.0), ('divergence', 1.0), ('image', 1.0)]
-  params = configs.resolve({'divergence_scale': 0.0})
-  assert 'divergence' not in build.loss_scales(params)
+  params = configs.resolve({'divergence_scale': 0.0}, 'debug')
+  assert 'divergence' not in build.loss_scales(params, model)
 
 
 def test_total_loss_is_the_scaled_sum():
@@ -46,7 +53,7 @@ def test_total_loss_is_the_scaled_sum():
   data = {'image': tf.random.uniform([2, 4, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([2, 4, 2], -1, 1), 'reward': tf.random.uniform([2, 4])}
   tf.random.set_seed(2)
-  loss, objectives = objective.compute(model, data, build.objective_config(params, model.heads))
+  loss, objectives = objective.compute(model, data, build.objective_config(params, model))
   assert set(objectives) == {'reward', 'divergence', 'image'}
   expected = (-10 * objectives['reward'] + objectives['divergence'] - objectives['image'])
   assert abs(float(loss) - float(expected)) < 1e-2
@@ -70,15 +77,14 @@ def test_objectives_of_every_loss_term():
   params = configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True,
                             'global_div_scale': 0.5, 'overshooting_scale': 2.0,
                             'overshooting_distance': 3, 'velocity_loss_scale': 0.0}, 'debug')
-  model = build.model(params, action_size=6, state_shapes={'position': (8,),
-                                                                      'velocity': (9,)})
+  model = build.model(params, action_size=6, shapes={'position': (8,), 'velocity': (9,)})
   data = {'image': tf.random.uniform([2, 5, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([2, 5, 6], -1, 1), 'reward': tf.random.uniform([2, 5]),
           'position': tf.random.normal([2, 5, 8]), 'velocity': tf.random.normal([2, 5, 9])}
-  assert list(build.loss_scales(params, model.heads)) == [
+  assert list(build.loss_scales(params, model)) == [
       'reward', 'position', 'divergence', 'global_divergence', 'overshooting', 'image']
   with tf.GradientTape(persistent=True) as tape:
-    loss, objectives = objective.compute(model, data, build.objective_config(params, model.heads))
+    loss, objectives = objective.compute(model, data, build.objective_config(params, model))
   assert set(objectives) == {'reward', 'position', 'divergence', 'global_divergence',
                              'overshooting', 'image'}
   assert all(np.isfinite(float(v)) for v in objectives.values())

@@ -78,7 +78,7 @@ def dummy_model():
 
 def test_agent_policy_traces_once_and_respects_bounds(small_model):
   agent = mpc_agent.MPCAgent(small_model, batch_size=1, horizon=4, amount=20, topk=5, iterations=2)
-  image = np.random.RandomState(0).randint(0, 256, (1, 64, 64, 3)).astype(np.uint8)
+  image = {'image': np.random.RandomState(0).randint(0, 256, (1, 64, 64, 3)).astype(np.uint8)}
   for step in range(4):
     action = agent.policy(image, np.float32(0.3 if step % 2 else 0.0)).numpy()
     assert action.shape == (1, 2) and np.all(np.abs(action) <= 1.0)
@@ -90,7 +90,7 @@ def test_agent_policy_traces_once_and_respects_bounds(small_model):
 def test_agent_noise(small_model):
   agent = mpc_agent.MPCAgent(small_model, batch_size=1, horizon=2, amount=10, topk=2,
                              iterations=0)
-  image = np.zeros((1, 64, 64, 3), np.uint8)
+  image = {'image': np.zeros((1, 64, 64, 3), np.uint8)}
   # With zero iterations the plan is the zero mean: no noise gives exactly 0, noise 0.3 its std.
   assert np.all(agent.policy(image, np.float32(0.0)).numpy() == 0.0)
   samples = np.concatenate([agent.policy(image, np.float32(0.3)).numpy() for _ in range(300)])

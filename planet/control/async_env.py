@@ -237,23 +237,25 @@ class BatchEnv:
                 for i in indices]
     return [promise() for promise in promises]
 
-  def reset_images(self, seeds=None):
-    """Resets every env; returns their stacked `image` observations and all-False done flags."""
-    images = np.stack([obs['image'] for obs, _ in self.reset(seeds=seeds)])
-    return images, np.zeros(len(self.envs), bool)
+  def reset_observations(self, keys, seeds=None):
+    """Resets every env; returns their stacked observations of `keys` and all-False done flags."""
+    results = self.reset(seeds=seeds)
+    observations = {key: np.stack([obs[key] for obs, _ in results]) for key in keys}
+    return observations, np.zeros(len(self.envs), bool)
 
-  def step_images(self, actions, done, images):
-    """Steps the envs not yet `done`. Returns new images (an env that is done keeps its last image),
-    the rewards (0 for envs already done) and the new done flags."""
-    images = np.array(images)
+  def step_observations(self, keys, actions, done, observations):
+    """Steps the envs not yet `done`. Returns the new observations of `keys` (an env that is done
+    keeps its last one), the rewards (0 for envs already done) and the new done flags."""
+    observations = {key: np.array(value) for key, value in observations.items()}
     rewards = np.zeros(len(self.envs), np.float32)
     ends = np.array(done, bool)
     active = np.flatnonzero(~ends)
     for index, (obs, reward, terminated, truncated, _) in zip(active, self.step(actions, active)):
-      images[index] = obs['image']
+      for key in keys:
+        observations[key][index] = obs[key]
       rewards[index] = reward
       ends[index] = terminated or truncated
-    return images, rewards, ends
+    return observations, rewards, ends
 
   def dead(self):
     """The indices of envs whose worker died."""

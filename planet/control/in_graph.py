@@ -24,39 +24,54 @@ class InGraphEpisode:
     self._agent = agent
     self._max_length = max_length
     self._size = simulation.batch_size
+    self._spec = agent.observation_spec
+    self._keys = tuple(self._spec)
     self.run_graph = tf.function(self._run, input_signature=[
         tf.TensorSpec([], tf.float32), tf.TensorSpec([self._size], tf.int64)])
 
   def _reset(self, seeds):
     seeds = None if seeds[0] < 0 else [int(s) for s in seeds]
-    return self._simulation.call(self._simulation.env.reset_images, seeds)
+    observations, done = self._simulation.call(
+        self._simulation.env.reset_observations, self._keys, seeds)
+    return [observations[key] for key in self._keys] + [done]
 
-  def _step(self, actions, done, images):
-    return self._simulation.call(self._simulation.env.step_images, actions, done, images)
+  def _step(self, actions, done, *observations):
+    observations, rewards, ends = self._simulation.call(
+        self._simulation.env.step_observations, self._keys, actions, done,
+        dict(zip(self._keys, observations)))
+    return [observations[key] for key in self._keys] + [rewards, ends]
+
+  def _observations(self, tensors):
+    """Gives the observation tensors of `tf.numpy_function` their static shapes."""
+    for key, tensor in zip(self._keys, tensors):
+      tensor.set_shape(self._spec[key].shape)
+    return dict(zip(self._keys, tensors))
 
   def _run(self, noise_scale, seeds):
     size = self._size
+    dtypes = [self._spec[key].dtype for key in self._keys]
     # `done` comes from the reset so that the first step depends on it: the actions alone need not
-    # (with zero planner iterations they do not depend on the images at all).
-    images, done = tf.numpy_function(self._reset, [seeds], [tf.uint8, tf.bool], stateful=True)
-    images.set_shape([size, 64, 64, 3])
+    # (with zero planner iterations they do not depend on the observations at all).
+    *observations, done = tf.numpy_function(
+        self._reset, [seeds], dtypes + [tf.bool], stateful=True)
+    observations = self._observations(observations)
     done.set_shape([size])
     self._agent.begin_episode()
 
-    def body(step, images, scores, lengths, done):
-      action = self._agent.act(images, noise_scale)
-      images_, rewards, ends = tf.numpy_function(
-          self._step, [action, done, images], [tf.uint8, tf.float32, tf.bool], stateful=True)
-      images_.set_shape([size, 64, 64, 3])
+    def body(step, observations, scores, lengths, done):
+      action = self._agent.act(observations, noise_scale)
+      *observations_, rewards, ends = tf.numpy_function(
+          self._step, [action, done] + [observations[key] for key in self._keys],
+          dtypes + [tf.float32, tf.bool], stateful=True)
       rewards.set_shape([size])
       ends.set_shape([size])
       lengths += tf.cast(~done, tf.int32)
-      return step + 1, images_, scores + rewards, lengths, ends
+      return step + 1, self._observations(observations_), scores + rewards, lengths, ends
 
-    def cond(step, images, scores, lengths, done):
+    def cond(step, observations, scores, lengths, done):
       return running(step, done, self._max_length)
 
-    initial = (tf.constant(0), images, tf.zeros([size]), tf.zeros([size], tf.int32), done)
+    initial = (tf.constant(0), observations, tf.zeros([size]), tf.zeros([size], tf.int32), done)
     _, _, scores, lengths, _ = tf.while_loop(cond, body, initial, parallel_iterations=1)
     return scores, lengths
 

@@ -1,4 +1,4 @@
-"""The model-predictive-control agent: filter each new image into the latent state, plan with
+"""The model-predictive-control agent: filter each new observation into the latent state, plan with
 CEM, execute the first action with Gaussian exploration noise, clip to the action bounds."""
 
 import tensorflow as tf
@@ -33,18 +33,23 @@ class MPCAgent(tf.Module):
     initial = model.cell.initial(batch_size)
     self._state = {k: tf.Variable(v, trainable=False) for k, v in initial.items()}
     self._prev_action = tf.Variable(tf.zeros([batch_size, model.action_size]), trainable=False)
+    self.observation_spec = observation_spec(model, batch_size)
     self.policy = tf.function(self.act, input_signature=[
-        tf.TensorSpec([batch_size, 64, 64, 3], tf.uint8), tf.TensorSpec([], tf.float32)])
+        self.observation_spec, tf.TensorSpec([], tf.float32)])
 
   def begin_episode(self):
     for variable in list(self._state.values()) + [self._prev_action]:
       variable.assign(tf.zeros_like(variable))
 
-  def act(self, image, noise_scale):
-    """One step for every agent: [N, 64, 64, 3] uint8 images -> [N, A] actions. Not compiled by
-    itself: `policy` is its tf.function, and the in-graph episode loop traces it inside its own."""
+  def act(self, observation, noise_scale):
+    """One step for every agent: a dict of [N, ...] observations (the keys of `observation_spec`:
+    uint8 images, float32 state components) -> [N, A] actions. Not compiled by itself: `policy` is
+    its tf.function, and the in-graph episode loop traces it inside its own."""
     model = self._model
-    embedding = model.encoder(preprocess.preprocess(image, self._bits))
+    observation = dict(observation)
+    if 'image' in observation:
+      observation['image'] = preprocess.preprocess(observation['image'], self._bits)
+    embedding = model.embed(observation)
     state = {k: v.read_value() for k, v in self._state.items()}
     state, _ = model.cell.posterior(state, self._prev_action.read_value(), embedding)
     plan = self._plan(state)
@@ -55,3 +60,14 @@ class MPCAgent(tf.Module):
       variable.assign(state[key])
     self._prev_action.assign(action)
     return action
+
+
+def observation_spec(model, batch_size):
+  """{key: TensorSpec} of the environment observations `model` reads, for `batch_size` envs."""
+  spec = {}
+  for key in model.input_keys:
+    if key == 'image':
+      spec[key] = tf.TensorSpec([batch_size, 64, 64, 3], tf.uint8)
+    else:
+      spec[key] = tf.TensorSpec([batch_size, *model.state_components[key]], tf.float32)
+  return spec

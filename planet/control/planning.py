@@ -12,7 +12,7 @@ import tensorflow as tf
 
 def reward_objective(model, states):
   """Sum over the horizon of the reward head's mean (no discount): [N, H, ...] states -> [N]."""
-  return tf.reduce_sum(model.reward(model.cell.features(states)), 1)
+  return tf.reduce_sum(model.reward(model.cell.features(states)).mean(), 1)
 
 
 def cem(model, state, action_size, horizon=12, amount=1000, topk=100, iterations=10,

@@ -137,16 +137,18 @@ class Simulation:
   def _play(self, noise_scale, seeds):
     if self._loop:
       return self._loop.run(noise_scale, seeds)
-    images, done = self.call(self.env.reset_images, seeds)
+    keys = tuple(self.agent.observation_spec)
+    observations, done = self.call(self.env.reset_observations, keys, seeds)
     self.agent.begin_episode()
     scores = np.zeros(len(self.env), np.float32)
     lengths = np.zeros(len(self.env), np.int32)
     step = 0
     while in_graph_lib.running(step, done, self.max_length):
-      actions = self.agent.policy(images, np.float32(noise_scale))
+      actions = self.agent.policy(observations, np.float32(noise_scale))
       actions = actions.numpy() if hasattr(actions, 'numpy') else np.asarray(actions)
       lengths += ~done
-      images, rewards, done = self.call(self.env.step_images, actions, done, images)
+      observations, rewards, done = self.call(
+          self.env.step_observations, keys, actions, done, observations)
       scores += rewards
       step += 1
     return scores, lengths
@@ -160,6 +162,8 @@ class Simulation:
 class RandomAgent:
   """Uniformly random actions in a Box, from a generator that `reseed` sets for each episode."""
 
+  observation_spec = {}  # It observes nothing.
+
   def __init__(self, action_space, batch_size=1):
     self._low, self._high = action_space.low, action_space.high
     self._shape = (batch_size,) + action_space.shape
@@ -171,8 +175,8 @@ class RandomAgent:
   def begin_episode(self):
     pass
 
-  def policy(self, images, noise_scale):
-    del images, noise_scale
+  def policy(self, observation, noise_scale):
+    del observation, noise_scale
     return self._random.uniform(self._low, self._high, self._shape).astype(np.float32)
 
 

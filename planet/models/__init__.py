@@ -22,6 +22,7 @@ class ModelConfig:
   """What the world model is built from (the params of the same names; docs/params.md)."""
   model: str = 'rssm'
   network: str = 'conv_ha'
+  state_network: str = 'mlp'
   state_size: int = 30
   model_size: int = 200
   model_layers: int = 1

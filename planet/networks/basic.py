@@ -1,10 +1,14 @@
-"""Feed-forward heads: num_layers x Dense(units, activation), then a linear output."""
+"""Feed-forward heads: num_layers x Dense(units, activation), then a linear output, the mean of a
+unit-variance Normal; and the dense-layer helpers every network uses."""
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 import tf_keras as keras
 
 from planet.tools import precision
+
+tfd = tfp.distributions
 
 ACTIVATIONS = {
     'relu': tf.nn.relu, 'elu': tf.nn.elu, 'tanh': tf.nn.tanh,
@@ -25,7 +29,9 @@ def apply(layer, x):
   """Calls a Keras Dense, Conv2D or Conv2DTranspose layer (valid padding); with a 16-bit compute dtype,
   the same maths with the bias added by `bias_add`. The first call builds the layer."""
   dtype = layer.compute_dtype
-  if dtype == 'float32' or not layer.built:
+  if not layer.built:
+    layer.build(x.shape)
+  if dtype == 'float32':
     return layer(x)
   x, kernel = tf.cast(x, dtype), tf.cast(layer.kernel, dtype)
   if isinstance(layer, keras.layers.Conv2DTranspose):
@@ -42,8 +48,9 @@ def apply(layer, x):
 
 
 class FeedForward(tf.Module):
-  """Maps [..., F] features to the float32 mean of a [..., *shape] quantity; the hidden layers compute
-  in `dtype`, the linear output layer in float32 (it is small, and the mean enters a log-likelihood)."""
+  """Maps [..., F] features to the distribution of a [..., *shape] quantity: a unit-variance Normal
+  around the output. The hidden layers compute in `dtype`, the linear output layer in float32 (it is
+  small, and the mean enters a log-likelihood)."""
 
   def __init__(self, shape=(), num_layers=3, units=300, activation='relu', dtype='float32',
                name='head'):
@@ -60,4 +67,5 @@ class FeedForward(tf.Module):
     x = tf.reshape(features, [-1, features.shape[-1]])
     for layer in self.layers:
       x = apply(layer, x)
-    return tf.reshape(x, tf.concat([tf.shape(features)[:-1], self.shape], 0))
+    mean = tf.reshape(x, tf.concat([tf.shape(features)[:-1], self.shape], 0))
+    return tfd.Independent(tfd.Normal(mean, 1.0), len(self.shape))

@@ -20,39 +20,43 @@ def model_config(params):
   return models.ModelConfig(**values)
 
 
-def loss_scales(params, heads=('image', 'reward')):
-  """The objective's terms and scales, in the original's order; zero scales are left out."""
-  scales = {'reward': params['reward_loss_scale']}
-  for name in heads:
-    if name not in ('image', 'reward'):
-      scales[name] = params.get(f'{name}_loss_scale', 1.0)
-  scales.update({
-      'divergence': params['divergence_scale'],
-      'global_divergence': params['global_div_scale'],
-      'overshooting': params['overshooting_scale'],
-      'image': params['image_loss_scale'],
-  })
+def loss_scales(params, world_model):
+  """The objective's terms and their scales, in the order they are logged; zero scales are left
+  out."""
+  scales = {name: params.get(objective.scale_key(name), 1.0) for name in objective.names(world_model)}
   return {k: v for k, v in scales.items() if v}
 
 
-def objective_config(params, heads=('image', 'reward')):
+def objective_config(params, world_model):
   return objective.Config(
-      scales=loss_scales(params, heads), free_nats=params['free_nats'],
+      scales=loss_scales(params, world_model), free_nats=params['free_nats'],
       overshooting_distance=params['overshooting_distance'],
       os_stop_posterior_grad=params['os_stop_posterior_grad'],
       gradient_heads=tuple(params['gradient_heads']))
 
 
-def model(params, action_size, state_shapes=None):
-  """The world model (encoder, cell, decoder, heads) of the params."""
+def model(params, action_size, shapes=None):
+  """The world model (encoders, cell, decoders, heads) of the params. `shapes` maps the task's state
+  components to their shapes (from its episodes or its env); it is needed only for state observations
+  and state diagnostics."""
   from planet.models import world_model
-  return world_model.WorldModel(model_config(params), action_size, state_shapes)
+  from planet.scripts import tasks as tasks_lib
+  components = tasks_lib.observed_components(params['observations'], params['tasks'])
+  diagnostics = []
+  if params['state_diagnostics']:
+    diagnostics = [name for name in tasks_lib.state_components(params['tasks'])
+                   if name != 'reward' and name not in components]
+  shape = lambda name: tuple(shapes[name])
+  return world_model.WorldModel(
+      model_config(params), action_size, image='image' in params['observations'],
+      state_components={name: shape(name) for name in components},
+      diagnostics={name: shape(name) for name in diagnostics})
 
 
 def learner(params, world_model):
   from planet.training import learner as learner_lib
   return learner_lib.Learner(
-      world_model, objective_config(params, world_model.heads), params['main_learning_rate'],
+      world_model, objective_config(params, world_model), params['main_learning_rate'],
       params['main_gradient_clipping'], jit_compile=params['jit_compile'])
 
 
@@ -155,13 +159,10 @@ def trainer(params, logdir, task_list=None):
   train_dir = os.path.join(logdir, 'train_episodes')
   spec = dataset_lib.spec(train_dir, params['batch_shape'][1])
   action_size = spec['action'].shape[-1]
-  state_shapes = {}
-  if params['state_diagnostics']:
-    state_shapes = {name: tuple(spec[name].shape[1:])
-                    for name in task_list[0].state_components if name != 'reward'}
+  shapes = {name: tuple(value.shape[1:]) for name, value in spec.items()}
   if params['seed'] is not None:  # The initial weights are a function of the seed.
     tf.random.set_seed(seeding.derive(params['seed'], 'initial weights'))
-  world_model = model(params, action_size, state_shapes)
+  world_model = model(params, action_size, shapes)
   update = learner(params, world_model)
   update.compile(dataset_lib.batch_spec(train_dir, params['batch_shape']))
 

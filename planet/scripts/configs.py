@@ -181,6 +181,9 @@ PARAMS = {
     # Model components
     'gradient_heads': (['image', 'reward'], _str_list),
     'network': ('conv_ha', _registered(_networks)),
+    # Ours: what the encoders see and the decoders reconstruct; checked against the task in resolve().
+    'observations': (['image'], _str_list),
+    'state_network': ('mlp', _registered(_networks)),
     'activation': ('relu', _choice(*ACTIVATIONS)),
     'num_layers': (3, _int(0)),
     'num_units': (300, _int(1)),
@@ -209,6 +212,7 @@ PARAMS = {
     'overshooting_scale': (0.0, _float(0.0)),
     'image_loss_scale': (1.0, _float(0.0)),
     'reward_loss_scale': (10.0, _float(0.0)),
+    'state_loss_scale': (1.0, _float(0.0)),
     'free_nats': (3.0, _float(0.0, nullable=True)),
     'overshooting_distance': (0, _int(0)),
     'os_stop_posterior_grad': (True, _bool),
@@ -352,9 +356,13 @@ def resolve(overrides, config='default'):
           f'unknown task {name!r}{_suggest(name, tasks_lib.TASKS)}; allowed: {", ".join(tasks_lib.TASKS)}.')
   if len(set(params['tasks'])) < len(params['tasks']):
     _fail('tasks', params['tasks'], 'a list of different task names')
-  heads = ['image'] + tasks_lib.state_components(params['tasks'])
-  if not params['state_diagnostics']:
-    heads = ['image', 'reward']
+  heads = _observation_heads(params, tasks_lib) + ['reward']
+  if 'gradient_heads' not in given:  # The observations' decoders and the reward (the paper's).
+    params['gradient_heads'] = list(heads)
+  if params['state_diagnostics']:
+    observed = tasks_lib.observed_components(params['observations'], params['tasks'])
+    heads += [name for name in tasks_lib.state_components(params['tasks'])
+              if name != 'reward' and name not in observed]
   for key in sorted(loss_scale_keys - set(PARAMS)):
     head = key[:-len('_loss_scale')]
     if head not in heads:
@@ -392,6 +400,28 @@ def resolve(overrides, config='default'):
     if len(set(names)) != len(names):
       _fail(key, params[key], 'collect specs with distinct names')
   return params
+
+
+def _observation_heads(params, tasks_lib):
+  """Checks `observations` against the tasks; returns the heads that reconstruct them (`image`,
+  `state`)."""
+  observations, names = params['observations'], params['tasks']
+  if len(set(observations)) < len(observations):
+    _fail('observations', observations, 'a list of different names')
+  vector = [name for name in observations if name != 'image']
+  if vector and len(names) > 1:
+    _fail('observations', observations, '[image] when several tasks share one agent (their state '
+          'vectors differ)')
+  components = [name for name in tasks_lib.state_components(names) if name != 'reward']
+  allowed = f'image, state or state components of {names[0]} ({", ".join(components) or "none"})'
+  if 'state' in vector and len(vector) > 1:
+    _fail('observations', observations, f'{allowed}; state already holds every component')
+  if vector and not components:
+    _fail('observations', observations, f'[image]: task {names[0]} has no state vector')
+  for name in vector:
+    if name != 'state' and name not in components:
+      _fail('observations', observations, allowed)
+  return ['image'] * ('image' in observations) + ['state'] * bool(vector)
 
 
 def _copy(value):

@@ -9,8 +9,9 @@ of the returns of --episodes episodes without exploration noise, each with a dif
 (--seed, --seed + 1, ...). The video (default `<logdir>/evaluation.mp4`; with several tasks one file per
 task, `evaluation_<task>.mp4`) shows the first episode: the real frames on the left, titled "real", and on
 the right, titled "model, open loop", the model's reconstruction of the first 5 frames followed by its
-open-loop prediction from the episode's actions alone. The 64x64 frames are enlarged --scale times
-(nearest neighbour) so that small details such as a cart's pole stay visible.
+open-loop prediction from the episode's actions alone (a model that sees only the state vector
+predicts no images: the video then shows the rendered frames alone). The 64x64 frames are enlarged
+--scale times (nearest neighbour) so that small details such as a cart's pole stay visible.
 """
 
 import gc
@@ -42,11 +43,12 @@ def latest_checkpoint(logdir):
   return latest
 
 
-def load_model(path, params, action_size):
-  """(world model with the checkpoint at `path` restored, the global step it was saved at)."""
+def load_model(path, params, action_size, shapes=None):
+  """(world model with the checkpoint at `path` restored, the global step it was saved at);
+  `shapes` are the task's observation shapes (for state observations)."""
   import tensorflow as tf
   from planet.scripts import build
-  model = build.model(params, action_size)
+  model = build.model(params, action_size, shapes)
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpoint = tf.train.Checkpoint(model=model, step=step)
   try:  # The trainer's checkpoint also holds the optimizer, which is not needed here.
@@ -69,14 +71,17 @@ def load_model(path, params, action_size):
 
 
 def open_loop_frames(model, episode, image_bits):
-  """[T, 64, 64, 3] uint8 frames the model predicts for an episode (summaries.open_loop)."""
+  """[T, 64, 64, 3] uint8 frames the model predicts for an episode (summaries.open_loop); None when
+  the model does not predict images."""
   import tensorflow as tf
   from planet.tools import preprocess
   from planet.tools import summaries
-  data = {'image': preprocess.preprocess(episode['image'][None], image_bits),
-          'action': tf.constant(episode['action'][None])}
+  if 'image' not in model.observations:
+    return None
+  data = {key: tf.constant(episode[key][None]) for key in ('action',) + model.input_keys}
+  data['image'] = preprocess.preprocess(episode['image'][None], image_bits)
   features = model.cell.features(summaries.open_loop(model, data))
-  prediction = preprocess.postprocess(model.decoder(features), image_bits)
+  prediction = preprocess.postprocess(model.decoder(features).mean(), image_bits)
   return (np.clip(prediction.numpy()[0], 0, 1) * 255).astype(np.uint8)
 
 
@@ -99,9 +104,11 @@ def title_bar(titles, width, height):
 
 def compose(real, predicted, scale=4):
   """[T, H, W, 3] real and predicted uint8 frames -> [T, bar + H * scale, 2 * W * scale, 3] video frames:
-  the two side by side, enlarged `scale` times by nearest neighbour, under a title bar naming each half."""
-  frames = np.concatenate([real, predicted], 2).repeat(scale, 1).repeat(scale, 2)
-  bar = title_bar(TITLES, real.shape[2] * scale, max(12, 5 * scale))
+  the two side by side, enlarged `scale` times by nearest neighbour, under a title bar naming each half.
+  Without predicted frames (a model that does not predict images) the real frames alone."""
+  parts = [real] if predicted is None else [real, predicted]
+  frames = np.concatenate(parts, 2).repeat(scale, 1).repeat(scale, 2)
+  bar = title_bar(TITLES[:len(parts)], real.shape[2] * scale, max(12, 5 * scale))
   return np.concatenate([np.broadcast_to(bar, (len(frames),) + bar.shape), frames], 1)
 
 
@@ -115,8 +122,9 @@ def evaluate(logdir, params, episodes=5, seed=0):
   task_list = build.tasks(params)
   env = task_list[0].env_ctor()
   action_size = env.action_space.shape[0]
+  shapes = {key: space.shape for key, space in env.observation_space.spaces.items()}
   env.close()
-  model, step = load_model(path, params, action_size)
+  model, step = load_model(path, params, action_size, shapes)
   print(f'Loaded {path} (step {step:,}).', flush=True)
   tf.random.set_seed(seed)
   agent = build.agent(params, model)
@@ -129,7 +137,7 @@ def evaluate(logdir, params, episodes=5, seed=0):
       for index in range(episodes):
         result = simulation.run(0.0, seeds=[seed + index])
         returns[task.name].append(result['return'])
-        if index == 0:
+        if index == 0 and 'image' in result['episodes'][0]:
           episode = result['episodes'][0]
           videos[task.name] = (episode['image'], open_loop_frames(model, episode, params['image_bits']))
     finally:
@@ -193,8 +201,9 @@ def main(argv=None):
   for task, values in returns.items():
     print(f'{task}: return {np.mean(values):.1f} +- {np.std(values):.1f} over {len(values)} episodes '
           f'({", ".join(f"{v:.1f}" for v in values)})')
-    create_video.write(compose(*videos[task], args.scale), paths[task], FPS)
-    print(f'Wrote {paths[task]}.')
+    if task in videos:  # An env that renders no image has no video.
+      create_video.write(compose(*videos[task], args.scale), paths[task], FPS)
+      print(f'Wrote {paths[task]}.')
   return 0
 
 

@@ -136,6 +136,15 @@ def state_components(names):
   return list(TASKS[names[0]].state_components)
 
 
+def observed_components(observations, names):
+  """The state components that the `observations` param feeds to the model, in order: every
+  component of the task but the reward for `state`, the named ones otherwise, none for `[image]`."""
+  vector = [name for name in observations if name != 'image']
+  if vector == ['state']:
+    return [name for name in state_components(names) if name != 'reward']
+  return vector
+
+
 def make(name, action_repeat_override=None, camera_id=0, min_length=1):
   """The Task of a registered name."""
   spec = TASKS[name]

@@ -1,6 +1,6 @@
 """Rich TensorBoard summaries: image strips of the data and of closed- and open-loop
-predictions, prediction GIFs (truth above prediction), latent state statistics, predicted against true
-reward, and episode GIFs. Computed only on log steps."""
+predictions, prediction GIFs (truth above prediction), the state vector's prediction error, latent state
+statistics, predicted against true reward, and episode GIFs. Computed only on log steps."""
 
 import io
 
@@ -91,31 +91,40 @@ def state_statistics(cell, prior, posterior):
 
 def open_loop(model, data, context=OPEN_LOOP_CONTEXT):
   """Posterior states for the first `context` steps, then the prior driven by the data's actions."""
-  embedding = model.encoder(data['image'][:, :context])
-  posterior, _ = model.cell.observe(embedding, data['action'][:, :context])
+  first = {key: data[key][:, :context] for key in model.input_keys}
+  posterior, _ = model.cell.observe(model.embed(first), data['action'][:, :context])
   last = tf.nest.map_structure(lambda x: x[:, -1], posterior)
   prior = model.cell.imagine(data['action'][:, context:], last)
   return tf.nest.map_structure(lambda a, b: tf.concat([a, b], 1), posterior, prior)
 
 
 def log_model(model, data, step, bits=5):
-  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer."""
-  truth = preprocess.postprocess(data['image'], bits).numpy()
-  image('data/image', strip(truth), step)
-  embedding = model.encoder(data['image'])
-  posterior, prior = model.cell.observe(embedding, data['action'])
+  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer: image
+  strips and GIFs where the model predicts images, the state vector's and the reward's errors."""
+  images = 'image' in model.observations
+  if images:
+    truth = preprocess.postprocess(data['image'], bits).numpy()
+    image('data/image', strip(truth), step)
+  posterior, prior = model.cell.observe(model.embed(data), data['action'])
   for key, value in state_statistics(model.cell, prior, posterior).items():
     tf.summary.scalar(f'closedloop/state/{key}', value, step=step)
   states = {'closedloop': posterior, 'openloop': open_loop(model, data)}
+  targets = model.targets(data)
   for name, state in states.items():
     features = model.cell.features(state)
-    prediction = np.clip(preprocess.postprocess(model.decoder(features), bits).numpy(), 0, 1)
-    image(f'{name}/image/prediction', strip(prediction), step)
-    image(f'{name}/image/error', strip((prediction - truth + 1) / 2), step)
-    change = np.concatenate([np.zeros_like(prediction[:, :1]), np.diff(prediction, axis=1)], 1)
-    image(f'{name}/image/change', strip((change + 1) / 2), step)
-    gif(f'{name}/image/animation', np.concatenate([truth, prediction], 2), step)
-    reward = model.reward(features).numpy()
+    if images:
+      prediction = preprocess.postprocess(model.decoder(features).mean(), bits).numpy()
+      prediction = np.clip(prediction, 0, 1)
+      image(f'{name}/image/prediction', strip(prediction), step)
+      image(f'{name}/image/error', strip((prediction - truth + 1) / 2), step)
+      change = np.concatenate([np.zeros_like(prediction[:, :1]), np.diff(prediction, axis=1)], 1)
+      image(f'{name}/image/change', strip((change + 1) / 2), step)
+      gif(f'{name}/image/animation', np.concatenate([truth, prediction], 2), step)
+    if 'state' in model.observations:
+      vector = model.state_decoder(features).mean().numpy()
+      tf.summary.scalar(f'{name}/vector/abs_error',
+                        float(np.abs(vector - targets['state'].numpy()).mean()), step=step)
+    reward = model.reward(features).mean().numpy()
     tf.summary.scalar(f'{name}/reward/abs_error',
                       float(np.abs(reward - data['reward'].numpy()).mean()), step=step)
     if name == 'openloop':

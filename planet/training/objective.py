@@ -1,22 +1,37 @@
-"""The world-model objective: Gaussian log-likelihoods of the heads (image, reward and,
-with state_diagnostics, every state component), the KL between posterior and prior with free nats per
-batch element and time step, the global divergence and latent overshooting."""
+"""The world-model objective, term by term, in the order the terms are logged (the original's order):
+
+  reward                  log p(r_t | s_t), the reward head
+  <component>, ...        log p(component_t | s_t) of each diagnostic head (state_diagnostics)
+  divergence              KL(posterior || prior) per batch element and time step, with free nats
+  global_divergence       KL(posterior || N(0, I))
+  overshooting            KL(posterior || open-loop prior) 2..distance steps ahead, with free nats
+  image, state            log p(o_t | s_t) of each observation's decoder
+
+Log-likelihoods are maximised and divergences minimised: the loss is the sum of -scale * log-likelihood
+and +scale * divergence. Every head returns a distribution, so a log-likelihood term is the head's
+`log_prob` of its target, averaged over batch and time. A term with scale 0 is not computed.
+
+To add a term: write it below as a function of (model, data, states, config) that returns a scalar,
+add its name to `names()` and, if it is a divergence (minimised), to DIVERGENCES; then declare its scale
+in planet/scripts/configs.py PARAMS (`<name>_loss_scale`, or the name in SCALE_KEYS) and document it
+in docs/params.md.
+"""
 
 import dataclasses
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from planet.tools import overshooting
+from planet.tools import overshooting as overshooting_lib
 
-tfd = tfp.distributions
+# Terms whose params key is not `<name>_loss_scale` (the original's names).
+SCALE_KEYS = {'divergence': 'divergence_scale', 'global_divergence': 'global_div_scale',
+              'overshooting': 'overshooting_scale'}
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  """The objective's settings. `scales` maps each term to its scale, in the original's order
-  (reward, state components, divergence, global_divergence, overshooting, image); a term with
-  scale 0 is left out and not computed."""
+  """The objective's settings. `scales` maps each term to its scale, in the order of `names()`; a
+  term with scale 0 or missing is left out and not computed."""
   scales: dict
   free_nats: float = 3.0
   overshooting_distance: int = 0
@@ -24,24 +39,47 @@ class Config:
   gradient_heads: tuple = ('image', 'reward')
 
 
-def free_nats_divergence(kl, free_nats):
-  """mean of max(0, KL - free_nats) over all entries; a plain mean when free_nats is None."""
-  if free_nats is not None:
-    kl = tf.maximum(0.0, kl - free_nats)
-  return tf.reduce_mean(kl)
+def names(model):
+  """Every term of the objective of `model`, in the order they are computed and logged."""
+  return ['reward', *model.state_heads, 'divergence', 'global_divergence', 'overshooting',
+          *model.observations]
 
 
-def overshooting_divergence(cell, posterior, action, distance, free_nats, stop_posterior_grad):
-  """KL(posterior || open-loop prior) for predictions 2..distance steps ahead.
+def scale_key(name):
+  """The params key of a term's scale."""
+  return SCALE_KEYS.get(name, f'{name}_loss_scale')
 
-  Free nats per entry, then the mean over all B * T * (distance - 1) entries, as the original; the
-  entries past the end of the sequence are masked explicitly (they are NaN in the original's KL).
-  """
+
+def free_nats(kl, amount):
+  """max(0, KL - amount) per entry: divergence below `amount` nats is free (None: the KL itself)."""
+  return kl if amount is None else tf.maximum(0.0, kl - amount)
+
+
+def divergence(model, data, states, config):
+  """Free nats per batch element and time step, then the mean (not the mean, then free nats)."""
+  del data
+  kl = model.cell.divergence(states['posterior'], states['prior'])
+  return tf.reduce_mean(free_nats(kl, config.free_nats))
+
+
+def global_divergence(model, data, states, config):
+  del data, config
+  post = states['posterior']
+  unit = {'mean': tf.zeros_like(post['mean']), 'stddev': tf.ones_like(post['stddev'])}
+  return tf.reduce_mean(model.cell.divergence(post, unit))
+
+
+def overshooting(model, data, states, config):
+  """KL(posterior || open-loop prior) for predictions 2..distance steps ahead, free nats per entry,
+  then the mean over all B * T * (distance - 1) entries, as the original; the entries past the end
+  of the sequence are masked explicitly (they are NaN in the original's KL)."""
+  cell, action = model.cell, data['action']
   batch, steps = tf.shape(action)[0], action.shape[1]
-  _, prior, post, mask = overshooting.overshooting(
-      cell, {}, None, action, tf.fill([batch], steps), distance, posterior)
+  _, prior, post, mask = overshooting_lib.overshooting(
+      cell, {}, None, action, tf.fill([batch], steps), config.overshooting_distance,
+      states['posterior'])
   prior, post, mask = tf.nest.map_structure(lambda x: x[:, :, 1:-1], (prior, post, mask))
-  if stop_posterior_grad:
+  if config.os_stop_posterior_grad:
     post = tf.nest.map_structure(tf.stop_gradient, post)
 
   def safe(state):  # Unit Gaussians where masked, so that neither the KL nor its gradient is NaN.
@@ -49,42 +87,38 @@ def overshooting_divergence(cell, posterior, action, distance, free_nats, stop_p
     return {'mean': tf.where(keep, state['mean'], 0.0),
             'stddev': tf.where(keep, state['stddev'], 1.0)}
 
-  kl = cell.divergence(safe(post), safe(prior))
-  if free_nats is not None:
-    kl = tf.maximum(0.0, kl - free_nats)
+  kl = free_nats(cell.divergence(safe(post), safe(prior)), config.free_nats)
   return tf.reduce_mean(tf.where(mask, kl, 0.0))
 
 
-def head_log_prob(name, mean, target):
-  """Unit-variance Gaussian log-likelihood, summed over the head's data dimensions."""
-  dims = 3 if name == 'image' else target.shape.rank - 2
-  return tfd.Independent(tfd.Normal(mean, 1.0), dims).log_prob(target)
+DIVERGENCES = {'divergence': divergence, 'global_divergence': global_divergence,
+               'overshooting': overshooting}
+
+
+def log_likelihood(name, model, data, states, config):
+  """The mean log-likelihood of head `name`'s target; the head trains on stopped-gradient features
+  unless it is one of the gradient heads."""
+  features = states['features']
+  if name not in config.gradient_heads:
+    features = tf.stop_gradient(features)
+  return tf.reduce_mean(model.heads[name](features).log_prob(model.targets(data)[name]))
 
 
 def compute(model, data, config):
   """Returns (loss, objectives): objectives are the raw values (log-likelihoods to maximise, the
-  free-nat-clipped divergences to minimise); the loss is their scaled sum with the right signs."""
-  embedding = model.encoder(data['image'])
-  post, prior = model.cell.observe(embedding, data['action'])
-  features = model.cell.features(post)
-  objectives = {}
-  loss = 0.0
-  for name, scale in config.scales.items():
-    if name == 'divergence':
-      value = free_nats_divergence(model.cell.divergence(post, prior), config.free_nats)
-    elif name == 'global_divergence':
-      unit = {'mean': tf.zeros_like(post['mean']), 'stddev': tf.ones_like(post['stddev'])}
-      value = tf.reduce_mean(model.cell.divergence(post, unit))
-    elif name == 'overshooting':
-      value = overshooting_divergence(
-          model.cell, post, data['action'], config.overshooting_distance, config.free_nats,
-          config.os_stop_posterior_grad)
-    else:
-      inputs = features if name in config.gradient_heads else tf.stop_gradient(features)
-      mean = model.heads[name](inputs)
-      objectives[name] = tf.reduce_mean(head_log_prob(name, mean, data[name]))
-      loss -= scale * objectives[name]
+  free-nat-clipped divergences to minimise) of the terms with a scale; the loss is their scaled sum
+  with the right signs."""
+  posterior, prior = model.cell.observe(model.embed(data), data['action'])
+  states = {'posterior': posterior, 'prior': prior, 'features': model.cell.features(posterior)}
+  objectives, loss = {}, 0.0
+  for name in names(model):
+    scale = config.scales.get(name, 0.0)
+    if not scale:
       continue
-    objectives[name] = value
-    loss += scale * value
+    if name in DIVERGENCES:
+      objectives[name] = DIVERGENCES[name](model, data, states, config)
+      loss += scale * objectives[name]
+    else:
+      objectives[name] = log_likelihood(name, model, data, states, config)
+      loss -= scale * objectives[name]
   return loss, objectives

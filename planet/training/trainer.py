@@ -128,7 +128,8 @@ class Trainer:
           summaries[f'collection/{name}/return'] = result['return']
         else:
           summaries[f'simulation/{name}/return'] = result['return']
-          videos[f'simulation/{name}/animation'] = result['episodes'][0]['image']
+          if 'image' in result['episodes'][0]:  # Rendered frames, also when the model sees states.
+            videos[f'simulation/{name}/animation'] = result['episodes'][0]['image']
           self._scores.append(result['return'])
     return summaries, videos
 
