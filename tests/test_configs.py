@@ -70,6 +70,20 @@ def test_state_diagnostics_heads():
     configs.resolve({'tasks': ['cheetah_run'], 'state_diagnostics': True, 'touch_loss_scale': 1.0})
 
 
+def test_observations_default_and_state_heads():
+  params = configs.resolve({})
+  assert params['observations'] == ['image'] and params['gradient_heads'] == ['image', 'reward']
+  params = configs.resolve({'tasks': ['walker_walk'], 'observations': ['image', 'height']})
+  assert params['gradient_heads'] == ['image', 'state', 'reward']
+  # Diagnostic heads are for the components the model does not see.
+  params = configs.resolve({'tasks': ['walker_walk'], 'observations': ['height'],
+                            'state_diagnostics': True, 'velocity_loss_scale': 0.5})
+  assert params['velocity_loss_scale'] == 0.5
+  with pytest.raises(ConfigError, match="no head 'height'"):
+    configs.resolve({'tasks': ['walker_walk'], 'observations': ['height'], 'state_diagnostics': True,
+                     'height_loss_scale': 0.5})
+
+
 def test_preset_file(tmp_path):
   path = tmp_path / 'preset.yaml'
   path.write_text('config: debug\ntasks: [dummy]\nplanner_amount: 7\n')
@@ -96,6 +110,22 @@ BAD = [
      "'overshooting_distance': got 1; allowed: at least 2 when overshooting_scale is not 0"),
     ({'position_loss_scale': 1.0}, "there is no head 'position'"),
     ({'gradient_heads': ['image', 'velocity']}, "allowed: a list of the heads image, reward"),
+    # observations: what the encoders see (state vectors through the mlp network)
+    ({'tasks': ['cartpole_balance'], 'observations': ['speed']},
+     "'observations': got ['speed']; allowed: image, state or state components of cartpole_balance "
+     "(position, velocity)."),
+    ({'tasks': ['cartpole_balance'], 'observations': ['state', 'position']},
+     "state already holds every component"),
+    ({'tasks': ['cartpole_balance'], 'observations': ['image', 'image']}, "a list of different names"),
+    ({'tasks': ['cartpole_balance'], 'observations': []}, "'observations': got []; allowed: a non-empty"),
+    ({'tasks': ['cartpole_balance'], 'observations': 'state '}, "allowed: image, state or state"),
+    ({'tasks': ['dummy'], 'observations': ['state']}, "[image]: task dummy has no state vector"),
+    ({'tasks': ['cartpole_balance', 'cheetah_run'], 'observations': ['state']},
+     "[image] when several tasks share one agent"),
+    ({'tasks': ['cartpole_balance'], 'observations': ['state'], 'gradient_heads': ['image']},
+     "'gradient_heads': got ['image']; allowed: a list of the heads state, reward"),
+    ({'tasks': ['cartpole_balance'], 'observations': ['reward']}, "allowed: image, state or state"),
+    ({'state_network': 'transformer'}, "'state_network': got 'transformer'; allowed: conv_ha, mlp"),
 ]
 
 

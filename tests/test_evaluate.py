@@ -83,6 +83,30 @@ def test_evaluate_prints_checkpoint_and_returns_and_writes_labelled_video(run, t
   assert sorted(os.listdir(tmp_path)) == ['eval.gif', 'run']  # no temporary files
 
 
+def test_evaluate_of_a_state_model_shows_the_rendered_frames_alone(tmp_path, capsys, monkeypatch):
+  """A model that sees cartpole's state vector: returns as usual, and a video of the rendered frames
+  under the title "real" only (the model predicts no images)."""
+  logdir = str(tmp_path / 'run')
+  os.makedirs(logdir)
+  params = configs.resolve({'tasks': ['cartpole_balance'], 'observations': ['state'], 'seed': 0,
+                            'action_repeat': 100}, 'debug')
+  configs.dump(params, os.path.join(logdir, 'params.yaml'))
+  model = build.model(params, 1, shapes={'position': (3,), 'velocity': (2,)})
+  tf.train.CheckpointManager(tf.train.Checkpoint(model=model, step=tf.Variable(5, dtype=tf.int64)),
+                             logdir, 5, checkpoint_name='model.ckpt').save(5)
+  written = []
+  monkeypatch.setattr(create_video, 'write', lambda frames, path, fps: written.append(frames))
+  video = str(tmp_path / 'eval.gif')
+  assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--video', video, '--scale', '1']) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == f'Loaded {logdir}/model.ckpt-5 (step 5).' and lines[2] == f'Wrote {video}.'
+  assert lines[1].startswith('cartpole_balance: return ') and ' over 1 episodes (' in lines[1]
+  frames, = written
+  bar = 12
+  assert frames.shape == (11, bar + 64, 64, 3)  # 10 decisions of 100 steps, one 64-pixel column
+  assert np.array_equal(frames[0, :bar], evaluate.title_bar(('real',), 64, bar))
+
+
 def test_compose_enlarges_4x_under_titles():
   real = np.arange(2 * 64 * 64 * 3).reshape(2, 64, 64, 3).astype(np.uint8)
   predicted = 255 - real

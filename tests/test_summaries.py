@@ -72,6 +72,27 @@ def test_log_model_writes_every_summary(tmp_path):
   assert frames.shape[:3] == (8, 128, 3 * 64)  # truth above prediction, sequences side by side
 
 
+def test_log_model_of_a_state_model_writes_no_images(tmp_path):
+  """A model that sees the state vector predicts no images: no image strips or GIFs, the vector's
+  error instead, and the same latent statistics and reward summaries."""
+  params = configs.resolve({'tasks': ['cartpole_balance'], 'observations': ['state']}, 'debug')
+  model = build.model(params, action_size=1, shapes={'position': (3,), 'velocity': (2,)})
+  data = {'position': tf.random.normal([3, 8, 3]), 'velocity': tf.random.normal([3, 8, 2]),
+          'action': tf.random.uniform([3, 8, 1], -1, 1), 'reward': tf.random.uniform([3, 8])}
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    summaries.log_model(model, data, step=3)
+  writer.flush()
+  accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={'tensors': 0})
+  accumulator.Reload()
+  tags = set(accumulator.Tags()['tensors'])
+  assert not [tag for tag in tags if 'image' in tag]
+  for group in ('closedloop', 'openloop'):
+    assert {f'{group}/vector/abs_error', f'{group}/reward/abs_error', f'{group}/state/divergence'} <= tags
+  event, = accumulator.Tensors('closedloop/vector/abs_error')
+  assert event.step == 3 and float(tensor_util.make_ndarray(event.tensor_proto)) > 0
+
+
 def test_a_reopened_writer_skips_written_steps_and_knows_the_last_scalars(tmp_path):
   writer = writers.Writer(str(tmp_path))
   assert writer.written == -1 and writer.scalars == {}
