@@ -107,18 +107,19 @@ def cpu_model():
   return 'unknown'
 
 
-def params_for(overrides):
+def params_for(overrides, config='default'):
   from planet.scripts import configs
-  return configs.resolve(overrides)
+  return configs.resolve(overrides, config)
 
 
-def train_step(shape, precision=32, xla=False):
-  """The trainer's update (Learner.train) at `shape` on random data: (callable, GFLOP)."""
+def train_step(shape, precision=32, xla=False, config='default'):
+  """The trainer's update (Learner.train) at `shape` on random data: (callable, GFLOP). `config` names
+  the architecture (scripts/gpu_check.py's --quick uses `debug`)."""
   import tensorflow as tf
   from planet.scripts import build
   batch, length = shape
   params = params_for({'batch_shape': list(shape), 'train_steps': batch, 'test_steps': batch,
-                       'precision': precision, 'jit_compile': xla})
+                       'precision': precision, 'jit_compile': xla}, config)
   learner = build.learner(params, build.model(params, action_size=ACTION_SIZE))
   data = {'image': tf.random.uniform([batch, length, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([batch, length, ACTION_SIZE], -1, 1),
@@ -127,10 +128,10 @@ def train_step(shape, precision=32, xla=False):
   return (lambda: learner.train(data)['loss'].numpy()), train_flops(params) / 1e9
 
 
-def plan(precision=32, xla=False):
-  """One action of the default agent (filter one image, CEM, noise): (callable, GFLOP)."""
+def plan(precision=32, xla=False, config='default'):
+  """One action of the `config` agent (filter one image, CEM, noise): (callable, GFLOP)."""
   from planet.scripts import build
-  params = params_for({'precision': precision, 'jit_compile': xla})
+  params = params_for({'precision': precision, 'jit_compile': xla}, config)
   agent = build.agent(params, build.model(params, action_size=ACTION_SIZE))
   observation = {'image': np.zeros([1, 64, 64, 3], np.uint8)}
   return (lambda: agent.policy(observation, np.float32(0.0)).numpy()), plan_flops(params) / 1e9
