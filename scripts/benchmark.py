@@ -48,7 +48,7 @@ import time
 
 import numpy as np
 
-import planet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS unless the caller did)
+from planet.tools import quiet_start  # importing planet sets TF_ENABLE_ONEDNN_OPTS unless the caller did
 
 ACTION_SIZE = 6  # cheetah_run's
 
@@ -259,6 +259,7 @@ class Results(dict):
 
 
 def main():
+  quiet_start.install()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--precisions', default=None,

@@ -35,6 +35,7 @@ import tempfile
 import time
 
 import benchmark  # scripts/benchmark.py: the train step, the plan, their FLOPs and the timing rounds
+from planet.tools import quiet_start
 
 # A line of TensorFlow's placement log: "name: (type): /job:localhost/replica:0/task:0/device:GPU:0".
 _PLACED = re.compile(r'^\S.*: \((?P<type>[^)]+)\): /job:\S*device:(?P<device>[A-Z_]+):\d+$')
@@ -202,6 +203,7 @@ def settings(key):
 
 
 def main():
+  quiet_start.install()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=3, help='interleaved timing rounds (default 3)')
   parser.add_argument('--quick', action='store_true', help="the debug config's sizes (to try the script)")

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-import planet  # noqa: F401  (environment defaults before TensorFlow loads)
+from planet.tools import quiet_start
 
 KEYS = ('loss', 'image', 'reward', 'divergence')
 IMAGE_CONSTANT = 0.5 * 64 * 64 * 3 * np.log(2 * np.pi)  # of the image log-likelihood (and the loss)
@@ -35,6 +35,7 @@ def shown(metrics):
 
 
 def main():
+  quiet_start.install()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--task', default='cartpole_swingup')
   parser.add_argument('--episodes', type=int, default=20)

@@ -20,13 +20,16 @@ import os
 import tempfile
 import time
 
-import planet  # noqa: F401  (environment defaults before TensorFlow loads)
-import tensorflow as tf
-import tensorflow_probability as tfp
+from planet.tools import quiet_start
 
-from planet.scripts import build
-from planet.scripts import configs
-from planet.training import objective
+quiet_start.install()  # A script, never imported: before TensorFlow loads, below.
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+
+from planet.scripts import build  # noqa: E402
+from planet.scripts import configs  # noqa: E402
+from planet.training import objective  # noqa: E402
 
 
 def best_of(fn, repeats):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-import planet  # noqa: F401  (environment defaults before TensorFlow loads)
+from planet.tools import quiet_start
+
+quiet_start.install()  # The suite starts TensorFlow as the commands do.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

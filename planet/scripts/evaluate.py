@@ -20,9 +20,9 @@ import sys
 
 import numpy as np
 
-import planet  # noqa: F401  (environment defaults before TensorFlow loads)
 from planet.scripts import create_video
 from planet.tools import cli
+from planet.tools import quiet_start
 
 TITLES = ('real', 'model, open loop')
 MAX_SCALE = 8  # A 1000-frame episode at 8x is already ~1.6 GB of frames in memory.
@@ -176,6 +176,7 @@ def _load_params(logdir):
 
 
 def main(argv=None):
+  quiet_start.install()
   parser = cli.Parser(__doc__)
   parser.add_argument('--logdir', required=True, help='a run directory, e.g. logs/x/00001')
   parser.add_argument('--episodes', type=int, default=5, help='episodes per task (default: 5)')

@@ -15,23 +15,21 @@ the same command skips finished runs and resumes the others. At the end (or with
 DIR/results.md, DIR/results.csv and DIR/results_<task>.png are written.
 """
 
-import contextlib
 import difflib
 import functools
 import logging
 import os
 import re
-import signal
 import socket
 import sys
 import threading
 import time
 
-import planet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS and MUJOCO_GL before TensorFlow loads)
 from planet.errors import ConfigError
 from planet.scripts import configs
 from planet.scripts import results
 from planet.tools import cli
+from planet.tools import quiet_start
 
 PRESETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        'configs')
@@ -202,6 +200,7 @@ def _run_task(name, run_dir, params, board, gpus, ping_every):
   """One run inside its Ray worker process; returns (state, message)."""
   if not gpus:  # Ray leaves CUDA_VISIBLE_DEVICES alone for tasks without GPUs: hide them all.
     os.environ['CUDA_VISIBLE_DEVICES'] = ''
+  quiet_start.install()  # The worker's TensorFlow loads in train.process, after this.
   worker = f'{socket.gethostname()}:{os.getpid()}'
   os.makedirs(run_dir, exist_ok=True)
   handler = logging.FileHandler(os.path.join(run_dir, 'log.txt'))
@@ -273,7 +272,8 @@ def _start_ray(args, logdir):
   path = os.path.join(logdir, 'ray.log')
   _divert_ray_messages(path)
   options = dict(log_to_driver=False, logging_level=logging.ERROR)
-  with _stderr_to(path):  # Ray's C++ side warns there, once a second while it cannot connect.
+  # Ray's C++ side writes to file descriptor 2, once a second while it cannot connect: to `path`.
+  with open(path, 'a') as ray_log, quiet_start.stderr_to(ray_log):
     try:
       if args.address:
         ray.init(address=args.address, **options)
@@ -290,21 +290,6 @@ def _start_ray(args, logdir):
       raise ConfigError(f'--address {args.address}: no Ray cluster to connect to ({problem}){hint}; '
                         f'see {path}.') from None
   return ray
-
-
-@contextlib.contextmanager
-def _stderr_to(path):
-  """Sends what is written to file descriptor 2 (also by C++ code) to `path` meanwhile."""
-  sys.stderr.flush()
-  saved = os.dup(2)
-  with open(path, 'a') as f:
-    os.dup2(f.fileno(), 2)
-  try:
-    yield
-  finally:
-    sys.stderr.flush()
-    os.dup2(saved, 2)
-    os.close(saved)
 
 
 def _divert_ray_messages(path):
@@ -340,14 +325,10 @@ def _check_fits(ray, args):
   _say(f'warning: {text}; the runs wait until the cluster has one.', sys.stderr)
 
 
-def _interrupt(signum, frame):
-  raise KeyboardInterrupt(f'signal {signum}')
-
-
 def execute(runs, args, logdir):
   """Runs `runs` on Ray, printing progress; returns {name: (state, message)} of the runs that ended."""
   ray = _start_ray(args, logdir)
-  signal.signal(signal.SIGTERM, _interrupt)  # ray.init replaced the handler; stop as on Ctrl-C.
+  cli.stop_on_sigterm()  # ray.init replaced the handler; stop as on Ctrl-C.
   from planet.scripts import sweep as module  # By name, so that workers import it (not __main__).
   try:
     _check_fits(ray, args)
@@ -426,6 +407,7 @@ def _curve(path):
 
 
 def main(argv=None):
+  quiet_start.install()
   args = parse_args(argv)
   logdir = os.path.abspath(os.path.expanduser(args.logdir))
   try:

@@ -9,13 +9,12 @@ import functools
 import logging
 import os
 import random
-import signal
 import sys
 
-import planet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS and MUJOCO_GL before TensorFlow loads)
 from planet.errors import ConfigError
 from planet.scripts import configs
 from planet.tools import cli
+from planet.tools import quiet_start
 
 log = logging.getLogger('planet')
 
@@ -65,16 +64,13 @@ def process(params, logdir):
   yield from build.trainer(params, logdir, task_list).run()
 
 
-def _interrupt(signum, frame):
-  raise KeyboardInterrupt(f'signal {signum}')
-
-
 def _report_failure(logdir, line):
   print(f'error: run {logdir} failed: {line}; the traceback is in {os.path.join(logdir, "FAIL")}; '
         'rerun with --retry_failed True to resume it from its checkpoint.', file=sys.stderr)
 
 
 def main(argv=None):
+  quiet_start.install()
   args = parse_args(argv)
   handler = logging.StreamHandler(sys.stdout)
   handler.setFormatter(logging.Formatter('%(message)s'))
@@ -91,7 +87,7 @@ def main(argv=None):
     print(f'error: {e}', file=sys.stderr)
     return 2
   from planet.training import running
-  signal.signal(signal.SIGTERM, _interrupt)
+  cli.stop_on_sigterm()
   experiment = running.Experiment(
       args.logdir, functools.partial(process, params), num_runs=args.num_runs,
       ping_every=args.ping_every, resume_runs=args.resume_runs, retry_failed=args.retry_failed)

@@ -1,6 +1,7 @@
 """Command-line helpers shared by the scripts."""
 
 import argparse
+import signal
 
 
 class Parser(argparse.ArgumentParser):
@@ -19,3 +20,13 @@ def strict_bool(text):
   if text not in ('True', 'False'):
     raise argparse.ArgumentTypeError(f'expected True or False, got {text!r}')
   return text == 'True'
+
+
+def stop_on_sigterm():
+  """SIGTERM (`kill`, a cluster preempting the job) stops the command as Ctrl-C does: a KeyboardInterrupt
+  in the main thread, so that a run saves its checkpoint and the same command resumes it."""
+  signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+  raise KeyboardInterrupt(f'signal {signum}')
