@@ -329,71 +329,112 @@ def execute(runs, args, logdir):
   """Runs `runs` on Ray, printing progress; returns {name: (state, message)} of the runs that ended."""
   ray = _start_ray(args, logdir)
   cli.stop_on_sigterm()  # ray.init replaced the handler; stop as on Ctrl-C.
-  from planet.scripts import sweep as module  # By name, so that workers import it (not __main__).
   try:
     _check_fits(ray, args)
-  except ConfigError:
+    _say_cluster(ray, args, logdir)
+    board, pending = _submit(ray, runs, args)
+    try:
+      return _follow(ray, board, pending, args.max_retries)
+    except KeyboardInterrupt:
+      _cancel(ray, pending)
+      raise
+  finally:
     ray.shutdown()
-    raise
+
+
+def _say_cluster(ray, args, logdir):
   resources = ray.cluster_resources()
   _say(f'Ray cluster: {resources.get("CPU", 0):g} CPUs, {resources.get("GPU", 0):g} GPUs; each run '
        f'takes {args.cpus_per_run:g} CPUs and {args.gpus_per_run:g} GPUs. Ray\'s messages go to '
        f'{os.path.join(logdir, "ray.log")}.')
+
+
+def _submit(ray, runs, args):
+  """Starts the board and one Ray task per run; returns (board, {task: run})."""
+  from planet.scripts import sweep as module  # By name, so that workers import it (not __main__).
   task = ray.remote(num_cpus=args.cpus_per_run, num_gpus=args.gpus_per_run, max_calls=1,
                     max_retries=args.max_retries, retry_exceptions=False)(module._run_task)
   board = ray.remote(num_cpus=0, max_restarts=-1)(module.Board).remote()
   pending = {task.remote(run.name, run.path, run.params, board, args.gpus_per_run, args.ping_every): run
              for run in runs}
+  return board, pending
+
+
+def _follow(ray, board, pending, max_retries):
+  """Waits for the tasks of `pending` (emptied as they end), printing each retry and each end as it
+  comes and every SCORES_EVERY seconds the scores; returns {name: (state, message)}."""
   ended, attempts = {}, {}
   last_scores = time.time()
-  try:
-    while pending:
-      ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
-      try:
-        now, live = ray.get(board.state.remote(), timeout=30)
-      except ray.exceptions.RayError:
-        now, live = time.time(), {}
-      for name, entry in live.items():
-        if entry['attempts'] > attempts.get(name, 1) and name not in ended:
-          _say(f'{name}: attempt {entry["attempts"]} of {args.max_retries + 1} on {entry["worker"]} '
-               '(its process or node died; resuming from its latest checkpoint).')
-        attempts[name] = entry['attempts']
-      batch = [(pending.pop(ref), ref) for ref in ready]
-      alive = [name for name, entry in sorted(live.items()) if now - entry['beat'] < 3 * BEAT_SECONDS
-               and name not in ended and name not in {run.name for run, _ in batch}]
-      running = len(alive)
-      for run, ref in batch:
-        try:
-          state, message = ray.get(ref)
-        except ray.exceptions.RayError as e:  # Died more often than --max_retries allows.
-          state = 'lost'
-          message = f'{type(e).__name__} after {attempts.get(run.name, 1)} attempts; it resumes when the ' \
-                    'command is run again'
-        ended[run.name] = (state, message)
-        counts = _counts(ended, running, len(pending) - running)
-        if state == 'done':
-          _, _, scores = _curve(run.path)
-          score, count = results.final_score(scores)
-          _say(f'{run.name} done: final score {score:.1f} ({count} test episodes). {counts}')
-        else:
-          _say(f'{run.name} {state}: {message.rstrip(".")}. {counts}')
-      if pending and time.time() - last_scores >= SCORES_EVERY:
-        last_scores = time.time()
-        _say(f'{len(alive)} running: ' + ('; '.join(
-            f'{n} {_score_text(live[n]["score"])}' for n in alive) or 'none yet'))
-  except KeyboardInterrupt:
-    _say(f'Interrupted: stopping {len(pending)} runs (a running one saves a checkpoint); rerun the same command '
-         'to resume.', sys.stderr)
-    for ref in pending:
-      ray.cancel(ref)
-    try:
-      ray.wait(list(pending), num_returns=len(pending), timeout=STOP_TIMEOUT)
-    except KeyboardInterrupt:
-      pass
-    raise
-  finally:
-    ray.shutdown()
+  while pending:
+    ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
+    now, live = _board_state(ray, board)
+    _say_retries(live, attempts, ended, max_retries)
+    batch = [(pending.pop(ref), ref) for ref in ready]
+    alive = _alive(live, now, set(ended) | {run.name for run, _ in batch})
+    for run, ref in batch:
+      ended[run.name] = _outcome(ray, ref, attempts.get(run.name, 1))
+      _say_ended(run, ended, len(alive), len(pending) - len(alive))
+    if pending and time.time() - last_scores >= SCORES_EVERY:
+      last_scores = time.time()
+      _say(f'{len(alive)} running: ' + ('; '.join(
+          f'{n} {_score_text(live[n]["score"])}' for n in alive) or 'none yet'))
   return ended
+
+
+def _board_state(ray, board):
+  """(the board's clock, its runs); (this clock, {}) while the board restarts."""
+  try:
+    return ray.get(board.state.remote(), timeout=30)
+  except ray.exceptions.RayError:
+    return time.time(), {}
+
+
+def _say_retries(live, attempts, ended, max_retries):
+  """Prints each new attempt of a run (its process or node died) and keeps the count in `attempts`."""
+  for name, entry in live.items():
+    if entry['attempts'] > attempts.get(name, 1) and name not in ended:
+      _say(f'{name}: attempt {entry["attempts"]} of {max_retries + 1} on {entry["worker"]} '
+           '(its process or node died; resuming from its latest checkpoint).')
+    attempts[name] = entry['attempts']
+
+
+def _alive(live, now, ended):
+  """The names of the runs, not in `ended`, whose heartbeat is recent (the others wait for a retry)."""
+  return [name for name, entry in sorted(live.items())
+          if now - entry['beat'] < 3 * BEAT_SECONDS and name not in ended]
+
+
+def _outcome(ray, ref, attempts):
+  """(state, message) of a run whose task ended."""
+  try:
+    state, message = ray.get(ref)
+  except ray.exceptions.RayError as e:  # Died more often than --max_retries allows.
+    return 'lost', (f'{type(e).__name__} after {attempts} attempts; it resumes when the command is run '
+                    'again')
+  return state, message
+
+
+def _say_ended(run, ended, running, pending):
+  state, message = ended[run.name]
+  counts = _counts(ended, running, pending)
+  if state == 'done':
+    _, _, scores = _curve(run.path)
+    score, count = results.final_score(scores)
+    _say(f'{run.name} done: final score {score:.1f} ({count} test episodes). {counts}')
+  else:
+    _say(f'{run.name} {state}: {message.rstrip(".")}. {counts}')
+
+
+def _cancel(ray, pending):
+  """After Ctrl-C: cancels the runs (a running one saves a checkpoint) and waits for them a while."""
+  _say(f'Interrupted: stopping {len(pending)} runs (a running one saves a checkpoint); rerun the same '
+       'command to resume.', sys.stderr)
+  for ref in pending:
+    ray.cancel(ref)
+  try:
+    ray.wait(list(pending), num_returns=len(pending), timeout=STOP_TIMEOUT)
+  except KeyboardInterrupt:
+    pass
 
 
 def _counts(ended, running, pending):
