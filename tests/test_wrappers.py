@@ -20,15 +20,14 @@ def test_recorded_alignment(tmp_path):
   env = gymnasium.wrappers.TimeLimit(env, 6)
   env = gymnasium.wrappers.AddRenderObservation(env, render_only=False, render_key='image')
   env = wrappers.ConvertTo32Bit(env)
-  paths = []
-  env = wrappers.RecordEpisodes(env, lambda episode: paths.append(
-      episodes.save(str(tmp_path), episode)))
+  env = wrappers.RecordEpisodes(env)
   env.reset()
   actions = [0.1, -0.2, 0.3, -0.4, 0.5, -0.6]
   for action in actions:
+    assert env.last_episode is None
     *_, terminated, truncated, info = env.step(np.array([action], np.float32))
   assert truncated and not terminated
-  episode = episodes.load(paths[0])
+  episode = episodes.load(episodes.save(str(tmp_path), env.last_episode))  # As simulate saves it.
   assert len(episode['image']) == 7  # decisions + 1
   np.testing.assert_array_equal(episode['image'][:, 0, 0, 0], np.arange(7))
   # Index 0: reset image, zero action, zero reward; index t: the action that led to image t.

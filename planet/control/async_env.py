@@ -87,7 +87,6 @@ class AsyncEnv:
       raise ValueError(f'isolation strategy {strategy!r}; allowed: thread, process, or none')
     self._constructor = constructor
     self._strategy = strategy
-    self._lock = threading.Lock()
     self._start()
     self.observation_space = self.access('observation_space')
     self.action_space = self.access('action_space')
@@ -108,10 +107,6 @@ class AsyncEnv:
     self._worker = start(target=_worker, args=(self._constructor, worker_conn), daemon=True)
     self._worker.start()
     _OPEN.add(self)
-
-  @property
-  def strategy(self):
-    return self._strategy
 
   def alive(self):
     """False when the worker died; True for `none` and for a closed env's live worker."""
@@ -162,9 +157,6 @@ class AsyncEnv:
 
   def reset(self, blocking=True, **kwargs):
     return self.call('reset', blocking=blocking, **kwargs)
-
-  def render(self):
-    return self.call('render')
 
   def restart(self):
     """Closes the env (or what is left of its worker) and builds a new one with the constructor."""

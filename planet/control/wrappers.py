@@ -187,17 +187,16 @@ class PadActions(gymnasium.Wrapper):
 
 
 class RecordEpisodes(gymnasium.Wrapper):
-  """Records each episode and hands it to `on_episode` (if given) when it ends; the last one stays in
-  `last_episode`. Saving is the callback's business, so wrappers do not depend on the episode store.
+  """Records each episode; when it ends it is `last_episode` until the next one ends. Saving is the
+  caller's business (simulate reads `last_episode`), so wrappers do not depend on the episode store.
 
   Alignment: index 0 holds the reset observation with a zero action and zero reward; index t holds the
   observation after action a_{t-1}, that same action and its reward. So an episode of N decisions has
   N + 1 frames, and `action[t]` is the action that led to observation t.
   """
 
-  def __init__(self, env, on_episode=None):
+  def __init__(self, env):
     super().__init__(env)
-    self._on_episode = on_episode
     self._episode = None
     self.last_episode = None
 
@@ -215,6 +214,4 @@ class RecordEpisodes(gymnasium.Wrapper):
       episode = {k: np.stack([step[k] for step in self._episode]) for k in self._episode[0]}
       self.last_episode = episode
       self._episode = None
-      if self._on_episode:
-        self._on_episode(episode)
     return obs, reward, terminated, truncated, info
