@@ -1,6 +1,7 @@
 """Step accounting and the trainer in-process: scores, tracing, checkpoints."""
 
 import os
+import types
 
 import pytest
 
@@ -81,6 +82,16 @@ def test_hot_paths_trace_once(finished):
   assert len(run._simulations) == 2
   for simulation in run._simulations.values():
     assert simulation._loop.run_graph.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.slow
+def test_optimizer_scalars_are_the_learners(finished):
+  _, run, _ = finished
+  now = types.SimpleNamespace(step=60, phase_step=10)
+  scalars = run._log_scalars(now, {'loss': 1.0, 'grad_norm': 2500.0})
+  assert scalars['optimizer/grad_norm'] == 2500.0
+  assert scalars['optimizer/clipped_gradient_norm'] == 1000.0  # main_gradient_clipping
+  assert scalars['optimizer/learning_rate'] == 1e-3  # main_learning_rate
 
 
 @pytest.mark.slow

@@ -171,5 +171,4 @@ def trainer(params, logdir, task_list=None):
 
   return trainer_lib.Trainer(
       logdir, update, schedule(params), task_list, make_dataset, Simulations(params, world_model),
-      params['seed'], params['image_bits'], params['main_gradient_clipping'],
-      params['main_learning_rate'])
+      params['seed'], params['image_bits'])

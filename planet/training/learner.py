@@ -22,6 +22,7 @@ class Learner(tf.Module):
     super().__init__(name=name)
     self.model = model
     self.objective = objective_config
+    self.learning_rate = learning_rate
     self.clipping = clipping
     self.jit_compile = jit_compile
     self.optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-4)

@@ -29,7 +29,7 @@ log = logging.getLogger('planet')
 class Trainer:
 
   def __init__(self, logdir, learner, schedule, tasks, make_dataset, make_simulation, seed=None,
-               image_bits=5, clipping=None, learning_rate=None):
+               image_bits=5):
     """`make_dataset(phase, seed)` gives the batches of a phase; `make_simulation(collect, task,
     outdir)` the Simulation of a collection of a task. The rest are plain settings."""
     self.logdir = logdir
@@ -39,8 +39,6 @@ class Trainer:
     self.tasks = tasks
     self.seed = seed
     self.image_bits = image_bits
-    self.clipping = clipping
-    self.learning_rate = learning_rate
     self.batch = schedule.batch
     self.dirs = {phase: os.path.join(logdir, f'{phase}_episodes') for phase in ('train', 'test')}
     for directory in self.dirs.values():
@@ -174,10 +172,8 @@ class Trainer:
     summaries = {f'objectives/{k}': v for k, v in metrics.items() if k not in ('loss', 'grad_norm')}
     summaries['loss'] = metrics['loss']
     summaries['optimizer/grad_norm'] = metrics['grad_norm']
-    if self.clipping is not None:
-      summaries['optimizer/clipped_gradient_norm'] = min(metrics['grad_norm'], self.clipping)
-    if self.learning_rate is not None:
-      summaries['optimizer/learning_rate'] = self.learning_rate
+    summaries['optimizer/clipped_gradient_norm'] = min(metrics['grad_norm'], self.learner.clipping)
+    summaries['optimizer/learning_rate'] = self.learner.learning_rate
     summaries['dataset/episodes'] = len(self.index['train'])
     summaries['step'] = now.phase_step
     now_time, last_step = time.time(), now.step + self.batch
