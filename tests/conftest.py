@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import time
 
 import gymnasium
 import numpy as np
@@ -14,6 +15,15 @@ from planet.tools import quiet_start
 quiet_start.install()  # The suite starts TensorFlow as the commands do.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def wait_until(condition, timeout, what):
+  """Polls `condition()` (which may fail the test itself, e.g. when a process died) until it is true;
+  fails with `no <what> after <timeout> s` past the deadline."""
+  deadline = time.monotonic() + timeout
+  while not condition():
+    assert time.monotonic() < deadline, f'no {what} after {timeout} s'
+    time.sleep(0.05)
 
 
 @pytest.fixture

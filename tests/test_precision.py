@@ -172,6 +172,7 @@ def test_checkpoints_are_the_same_for_both_precisions(tmp_path):
   assert keys[0] == keys[1]
 
 
+@pytest.mark.slow  # the train command in a subprocess
 def test_debug_run_with_precision_16(run_train, tmp_path):
   logdir = str(tmp_path / 'logs')
   args = ('--logdir', logdir, '--config', 'debug', '--params',

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from conftest import wait_until
 from planet.scripts import configs
 from planet.scripts import fetch_events
 from planet.scripts import results
@@ -31,18 +32,19 @@ FLAGS = ('--tasks', ','.join(TASKS), '--seeds', '2', '--config', 'debug',
 RUNS = tuple(f'planet/{task}/{index:05d}' for task in TASKS for index in (1, 2))
 
 
-def start(logdir, *flags):
+def start(logdir, *flags, stdout=subprocess.PIPE):
   return subprocess.Popen(
       [sys.executable, '-m', 'planet.scripts.sweep', '--logdir', logdir, *flags], cwd=REPO,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+      stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def wait_for(path, process, timeout=240):
-  deadline = time.time() + timeout
-  while not os.path.exists(path):
+  def there():
+    if os.path.exists(path):
+      return True
     assert process.poll() is None, process.communicate()
-    assert time.time() < deadline, f'no {path} after {timeout} s'
-    time.sleep(0.05)
+    return False
+  wait_until(there, timeout, path)
 
 
 def worker_pid(rundir):
@@ -196,22 +198,28 @@ def test_second_invocation_trains_nothing_and_rewrites_the_table(grid, capsys, m
 
 def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
   # 00001 cannot write its episodes (a file stands where its train_episodes folder goes): the run
-  # raises, gets FAIL, and is not retried. Once 00002 has a checkpoint, Ctrl-C (SIGINT to the process
-  # group, as a terminal sends).
+  # raises, gets FAIL, and is not retried. Once 00002 has a checkpoint and the sweep has printed 00001's
+  # failure, Ctrl-C (SIGINT to the process group, as a terminal sends).
   logdir = str(tmp_path / 'sweep')
   broken = os.path.join(logdir, 'planet', 'dummy', '00001')
   os.makedirs(broken)
   with open(os.path.join(broken, 'train_episodes'), 'w') as f:
     f.write('not a folder\n')
-  process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *FLAGS[4:])
+  printed = tmp_path / 'stdout.txt'
+  with open(printed, 'w') as stdout:
+    process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *FLAGS[4:], stdout=stdout)
   try:
     wait_for(os.path.join(logdir, 'planet', 'dummy', '00002', 'checkpoint'), process)
-    wait_for(os.path.join(broken, 'FAIL'), process)
-    time.sleep(1)
+
+    def failure_printed():  # By the driver, which looks at the runs every POLL_SECONDS.
+      assert process.poll() is None, process.communicate()
+      return 'planet/dummy/00001 failed' in printed.read_text()
+    wait_until(failure_printed, 60, 'failure line on stdout')
     os.killpg(process.pid, signal.SIGINT)
-    out, err = process.communicate(timeout=180)
+    _, err = process.communicate(timeout=180)
   finally:
     stop(process)
+  out = printed.read_text()
   assert process.returncode == 130, err
   assert re.search(r"planet/dummy/00001 failed: FileExistsError: .*train_episodes", out)
   assert 'rerun the same command to resume' in err

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from planet.scripts import configs
 from planet.tools import episodes
 
 from conftest import REPO
+from conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -127,11 +127,12 @@ def alive(pids):
 
 
 def wait_for(path_glob, process, timeout=300):
-  deadline = time.time() + timeout
-  while not glob.glob(path_glob):
+  def there():
+    if glob.glob(path_glob):
+      return True
     assert process.poll() is None, process.stdout.read()[-3000:]
-    assert time.time() < deadline
-    time.sleep(0.2)
+    return False
+  wait_until(there, timeout, path_glob)
 
 
 MAX_STEPS = 60  # three epochs of 20 steps; a checkpoint after every test phase (global 20, 40, 60)
@@ -145,10 +146,7 @@ def stop_and_check(process, run, how):
   process.send_signal(how)
   output = process.communicate(timeout=120)[0]
   # The env worker processes end with their parent, even one killed with SIGKILL.
-  deadline = time.time() + 10
-  while alive(workers) and time.time() < deadline:
-    time.sleep(0.2)
-  assert not alive(workers)
+  wait_until(lambda: not alive(workers), 10, 'end of the env workers')
   assert not os.path.exists(os.path.join(run, 'DONE'))
   assert not os.path.exists(os.path.join(run, 'FAIL'))
   if how == signal.SIGTERM:
