@@ -10,9 +10,11 @@ from planet.tools import preprocess
 
 
 def spec(directory, length):
-  """The TensorSpec of one chunk, read from the first readable episode of `directory`."""
+  """The TensorSpec of one chunk, read from the first readable episode of `directory` (chunks leave
+  out its `terminal` flag)."""
   episode = episodes.first_readable(directory)
-  result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype)) for k, v in episode.items()}
+  result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype))
+            for k, v in episode.items() if k != 'terminal'}
   result['length'] = tf.TensorSpec((), tf.int32)
   return result
 
