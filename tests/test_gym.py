@@ -161,7 +161,8 @@ REFUSED = [
      'an episode of at least one decision'),
     ({'tasks': ['gym:gym_envs:LineDiscrete-v0', 'dummy']},
      'several tasks share one agent only with Box actions'),
-    ({'tasks': [LINE, 'gym:gym_envs:Line_v0']}, 'a list of different task names'),  # one file name
+    ({'tasks': [LINE, 'gym:gym_envs:Line_v0']}, 'tasks whose names differ in more than punctuation'),
+    ({'tasks': ['dummy', 'dummy']}, 'a list of different task names'),
 ]
 
 

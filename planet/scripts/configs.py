@@ -374,7 +374,9 @@ def resolve(overrides, config='default'):
     value = given.get(key, default)
     params[key] = check(key, value) if key in given else _copy(default)
   tasks = _tasks(params)
-  heads = ['image'] + tasks_lib.state_components(list(tasks.values()))
+  if len(set(params['tasks'])) < len(params['tasks']):
+    _fail('tasks', params['tasks'], 'a list of different task names')
+  heads = ['image'] + tasks_lib.state_components(params['tasks'])
   if not params['state_diagnostics']:
     heads = ['image', 'reward']
   for key in sorted(loss_scale_keys - set(PARAMS)):
@@ -426,9 +428,9 @@ def _tasks(params):
       _fail('task_settings', name, f'settings of the tasks in tasks ({", ".join(names)})')
   tasks = {name: tasks_lib.make(name, params['action_repeat'], params['camera_id'], settings.get(name))
            for name in names}
-  if len({task.name for task in tasks.values()}) < len(names):
-    _fail('tasks', names, 'a list of different task names (gym:<id> names differ in more than '
-          'punctuation)')
+  if len({task.name for task in tasks.values()}) < len(tasks):
+    _fail('tasks', names, 'tasks whose names differ in more than punctuation (episode files use '
+          'their names with punctuation replaced by _)')
   observations = params.get('observations', ['image'])
   for name, task in tasks.items():
     if task.max_length < 1:

@@ -296,11 +296,11 @@ def make(name, action_repeat=None, camera_id=0, overrides=None):
               entry.discrete, settings)
 
 
-def state_components(task_list):
+def state_components(names):
   """The state components of the tasks: those of the one task, or just the reward for several."""
-  if len(task_list) > 1:
+  if len(names) > 1:
     return ['reward']
-  return list(task_list[0].state_components)
+  return list(spec(names[0]).state_components)
 
 
 def share_agent(task_list):
