@@ -352,6 +352,37 @@ def load_config(name):
   return value
 
 
+def _tasks(params):
+  """{name: Task} of the params' tasks, each checked (a gymnasium env is built once per process for it,
+  a dm_control task never); anything a run could not use is a one-line ConfigError."""
+  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
+  names, settings = params['tasks'], params['task_settings']
+  for name in settings:
+    if name not in names:
+      _fail('task_settings', name, f'settings of the tasks in tasks ({", ".join(names)})')
+  tasks = {name: tasks_lib.make(name, params['action_repeat'], params['camera_id'], settings.get(name))
+           for name in names}
+  if len({task.name for task in tasks.values()}) < len(tasks):
+    _fail('tasks', names, 'tasks whose names differ in more than punctuation (episode files use '
+          'their names with punctuation replaced by _)')
+  observations = params.get('observations', ['image'])
+  for name, task in tasks.items():
+    if task.max_length < 1:
+      _fail('task_settings', {name: settings.get(name)},
+            f'an episode of at least one decision (episode_steps >= action_repeat '
+            f'{task.settings.action_repeat})')
+    if 'image' in observations and not task.images:
+      raise ConfigError(
+          f'task {name!r}: an env that can render no image (no image observation, no rgb_array render '
+          f'mode) when the model needs one (observations: {observations}); allowed: observations '
+          'without image.')
+  discrete = [name for name, task in tasks.items() if task.discrete]
+  if len(names) > 1 and discrete:
+    _fail('tasks', names, f'several tasks share one agent only with Box actions ({discrete[0]} has '
+          'Discrete actions); train it alone')
+  return tasks
+
+
 def resolve(overrides, config='default'):
   """Complete, validated params from a config (name, path or dict) and user overrides.
 
@@ -416,37 +447,6 @@ def resolve(overrides, config='default'):
     if len(set(names)) != len(names):
       _fail(key, params[key], 'collect specs with distinct names')
   return params
-
-
-def _tasks(params):
-  """{name: Task} of the params' tasks, each checked (a gymnasium env is built once per process for it,
-  a dm_control task never); anything a run could not use is a one-line ConfigError."""
-  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
-  names, settings = params['tasks'], params['task_settings']
-  for name in settings:
-    if name not in names:
-      _fail('task_settings', name, f'settings of the tasks in tasks ({", ".join(names)})')
-  tasks = {name: tasks_lib.make(name, params['action_repeat'], params['camera_id'], settings.get(name))
-           for name in names}
-  if len({task.name for task in tasks.values()}) < len(tasks):
-    _fail('tasks', names, 'tasks whose names differ in more than punctuation (episode files use '
-          'their names with punctuation replaced by _)')
-  observations = params.get('observations', ['image'])
-  for name, task in tasks.items():
-    if task.max_length < 1:
-      _fail('task_settings', {name: settings.get(name)},
-            f'an episode of at least one decision (episode_steps >= action_repeat '
-            f'{task.settings.action_repeat})')
-    if 'image' in observations and not task.images:
-      raise ConfigError(
-          f'task {name!r}: an env that can render no image (no image observation, no rgb_array render '
-          f'mode) when the model needs one (observations: {observations}); allowed: observations '
-          'without image.')
-  discrete = [name for name, task in tasks.items() if task.discrete]
-  if len(names) > 1 and discrete:
-    _fail('tasks', names, f'several tasks share one agent only with Box actions ({discrete[0]} has '
-          'Discrete actions); train it alone')
-  return tasks
 
 
 def _copy(value):
