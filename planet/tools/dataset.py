@@ -20,11 +20,13 @@ def spec(directory, length):
 
 
 def batch_spec(directory, batch_shape):
-  """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32)."""
+  """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32; episodes of
+  an env that renders no image have none)."""
   batch, length = batch_shape
   result = {k: tf.TensorSpec((batch,) + tuple(v.shape), v.dtype)
             for k, v in spec(directory, length).items()}
-  result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
+  if 'image' in result:
+    result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
   return result
 
 
@@ -38,6 +40,8 @@ def dataset(directory, batch_shape, loader='recent', loader_every=1000, num_chun
   data = data.batch(batch, drop_remainder=True)
 
   def process(batch):
+    if 'image' not in batch:
+      return batch
     return {**batch, 'image': preprocess.preprocess(batch['image'], image_bits)}
 
   data = data.map(process, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
