@@ -28,8 +28,12 @@ setuptools.setup(
     ],
     extras_require={
         'test': ['pytest', 'pytest-xdist'],  # the suite runs on both cores: -n 2
-        # gym_cheetah needs gymnasium's MuJoCo envs (mujoco is already a dependency); gym_racecar Box2D.
-        'gym': ['gymnasium[box2d]>=1.0'],
+        # gym:<id> tasks: classic control with pygame for rendering (gymnasium[classic-control] pulls in
+        # pygame-ce), Box2D for gym_racecar; gymnasium's MuJoCo envs (gym_cheetah) need only mujoco,
+        # already a dependency.
+        'gym': ['gymnasium[classic-control,box2d]>=1.0'],
+        # gym:ALE/Pong-v5 and the other Atari games: ale-py ships the ROMs.
+        'atari': ['gymnasium[atari]>=1.0', 'ale-py>=0.9'],
         # planet.scripts.sweep: many runs on a Ray cluster (tested with Ray 2.60; every node of a
         # cluster needs the same Ray version as its head).
         'cluster': ['ray[default]>=2.40,<3'],

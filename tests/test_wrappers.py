@@ -3,7 +3,6 @@
 import gymnasium
 import numpy as np
 import pytest
-from gymnasium import spaces
 
 from planet.control import simulate
 from planet.control import wrappers
@@ -85,7 +84,7 @@ TABLE = {  # name: (action repeat, max length, state components, action dim)
 @pytest.mark.parametrize('name', sorted(TABLE))
 def test_dm_control_tasks(name):
   repeat, length, components, action_dim = TABLE[name]
-  assert tasks.action_repeat(name) == repeat
+  assert tasks.spec(name).action_repeat == repeat
   task = build.task(name, configs.resolve({'tasks': [name]}))
   assert task.max_length == length
   assert task.state_components == ['reward'] + components
@@ -134,58 +133,3 @@ def test_small_offscreen_buffer_renders_the_same_pixels(name):
     env.step(action)
     reference.step(action)
     np.testing.assert_array_equal(env.render(), reference.physics.render(64, 64, camera_id=0))
-
-
-@pytest.mark.parametrize('name, shapes, action_dim', [
-    ('gym_cheetah', {'state': (17,), 'image': (64, 64, 3)}, 6),
-    pytest.param('gym_racecar', {'image': (64, 64, 3)}, 3, marks=pytest.mark.slow),  # Box2D, ~20 s
-])
-def test_gym_tasks(name, shapes, action_dim):
-  pytest.importorskip('Box2D' if name == 'gym_racecar' else 'mujoco')
-  params = configs.resolve({'tasks': [name]}, 'debug')
-  task = build.task(name, params)
-  assert task.max_length == 20 and task.state_components[0] == 'reward'
-  env = task.env_ctor(seed=0)
-  obs, _ = env.reset()
-  assert {k: v.shape for k, v in obs.items()} == shapes
-  assert obs['image'].dtype == np.uint8 and obs['image'].std() > 0
-  np.testing.assert_array_equal(env.action_space.low, -np.ones(action_dim))
-  np.testing.assert_array_equal(env.action_space.high, np.ones(action_dim))
-  steps, done = 0, False
-  while not done:
-    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-    steps += 1
-    done = terminated or truncated
-  assert steps == 20 and isinstance(reward, np.float32)
-  env.close()
-
-
-def test_normalized_actions_map_to_the_original_bounds():
-  # The gym tasks' stack (gymnasium's RescaleAction): [-1, 1] -> each dimension's own bounds.
-  class Box(CountingEnv):
-    def __init__(self):
-      super().__init__()
-      self.action_space = spaces.Box(np.array([0, -2], np.float32), np.array([1, 2], np.float32))
-      self.received = None
-
-    def step(self, action):
-      self.received = action
-      return super().step(action)
-
-  inner = Box()
-  env = tasks._gym_common(inner, tasks.Settings(1, 10))
-  np.testing.assert_array_equal(env.action_space.low, [-1, -1])
-  env.reset()
-  env.step(np.array([-1.0, 0.5], np.float32))
-  np.testing.assert_allclose(inner.received, [0.0, 1.0])
-
-
-def test_minimum_duration_hides_early_ends():
-  class Ending(CountingEnv):
-    def step(self, action):
-      obs, reward, *_ = super().step(action)
-      return obs, reward, True, False, {}
-
-  env = wrappers.MinimumDuration(Ending(), 3)
-  env.reset()
-  assert [env.step(np.zeros(1))[2] for _ in range(4)] == [False, False, True, True]

@@ -16,15 +16,19 @@ class MPCAgent(tf.Module):
 
   def __init__(self, model, batch_size=1, horizon=12, amount=1000, topk=100, iterations=10,
                image_bits=5, min_action=-1.0, max_action=1.0, planner=None, objective=None,
-               jit_compile=False, name='agent'):
+               jit_compile=False, name='agent', action_transform=None):
     """`planner` (default planning.cem) and `objective` (default planning.reward_objective) are
     functions; see planet/control/__init__.py and planet/scripts/objectives.py. `jit_compile` compiles
-    the plan with XLA."""
+    the plan with XLA. `action_transform` (Discrete actions: planning.one_hot_argmax) maps the executed
+    action to what the model is fed as the previous action, and is passed on to the planner."""
     super().__init__(name=name)
     self._model = model
     plan, settings = planner or planning.cem, dict(
         horizon=horizon, amount=amount, topk=topk, iterations=iterations, min_action=min_action,
         max_action=max_action, objective=objective or planning.reward_objective)
+    self._transform = action_transform
+    if action_transform is not None:
+      settings['action_transform'] = action_transform
     self._plan = lambda state: plan(model, state, model.action_size, **settings)
     if jit_compile:
       self._plan = tf.function(self._plan, jit_compile=True)
@@ -56,6 +60,8 @@ class MPCAgent(tf.Module):
     action = plan[:, 0]
     action += noise_scale * tf.random.normal(tf.shape(action))
     action = tf.clip_by_value(action, self._min, self._max)
+    if self._transform is not None:
+      action = self._transform(action)
     for key, variable in self._state.items():
       variable.assign(state[key])
     self._prev_action.assign(action)

@@ -15,9 +15,17 @@ def reward_objective(model, states):
   return tf.reduce_sum(model.reward(model.cell.features(states)).mean(), 1)
 
 
+def one_hot_argmax(actions):
+  """Scores [..., n] -> the one-hot of their argmax: the action a Discrete env executes, as the model
+  sees it (control/wrappers.OneHotActions)."""
+  return tf.one_hot(tf.argmax(actions, -1), actions.shape[-1], dtype=actions.dtype)
+
+
 def cem(model, state, action_size, horizon=12, amount=1000, topk=100, iterations=10,
-        min_action=-1.0, max_action=1.0, objective=reward_objective):
-  """Returns the final mean [Bo, horizon, A] of the action-sequence belief for each agent."""
+        min_action=-1.0, max_action=1.0, objective=reward_objective, action_transform=None):
+  """Returns the final mean [Bo, horizon, A] of the action-sequence belief for each agent. With an
+  `action_transform`, the model imagines each candidate's transform (for Discrete actions the one-hot
+  of its argmax) while the belief stays over the continuous candidates."""
   batch = state['sample'].shape[0] or tf.shape(state['sample'])[0]
   mean = tf.zeros([batch, horizon, action_size])
   stddev = tf.ones([batch, horizon, action_size])
@@ -29,6 +37,8 @@ def cem(model, state, action_size, horizon=12, amount=1000, topk=100, iterations
     actions = tf.clip_by_value(
         mean[:, None] + stddev[:, None] * noise, min_action, max_action)
     flat = tf.reshape(actions, [batch * amount, horizon, action_size])
+    if action_transform is not None:
+      flat = action_transform(flat)
     returns = tf.reshape(objective(model, model.cell.imagine(flat, tiled)), [batch, amount])
     _, indices = tf.math.top_k(returns, topk, sorted=False)
     elites = tf.gather(actions, indices, batch_dims=1)

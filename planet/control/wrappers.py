@@ -2,8 +2,8 @@
 truncated, info). Observations are dicts of float32 arrays plus the uint8 `image`.
 
 Task stacks use gymnasium's own wrappers where they do the job (TimeLimit, OrderEnforcing,
-AddRenderObservation, FilterObservation, RescaleAction, TransformObservation; see scripts/tasks.py).
-The classes here are the ones gymnasium lacks or where the behaviour must differ, each saying why.
+AddRenderObservation, FilterObservation, RescaleAction; see scripts/tasks.py). The classes here are
+the ones gymnasium lacks or where the behaviour must differ, each saying why.
 """
 
 import gymnasium
@@ -115,25 +115,112 @@ class ActionRepeat(gymnasium.Wrapper):
     return obs, total, terminated, truncated, info
 
 
-class MinimumDuration(gymnasium.Wrapper):
-  """Hides the end of an episode until `duration` steps have passed (episodes at least one chunk
-  long). gymnasium has no such wrapper."""
+def is_image(space):
+  """An image observation: uint8 of shape (H, W, 3), (H, W, 1) or (H, W) (the last two grey)."""
+  return (isinstance(space, spaces.Box) and space.dtype == np.uint8 and
+          (len(space.shape) == 2 or (len(space.shape) == 3 and space.shape[-1] in (1, 3))))
 
-  def __init__(self, env, duration):
+
+def observation_parts(space):
+  """Where an observation space holds its image and what is left as the state vector: (image, rest),
+  the image None (no image), '' (the whole observation) or the key of the one image entry of a Dict;
+  the rest None (nothing left) or the space that gymnasium's `spaces.flatten` turns into the vector
+  (a Box, Discrete as one-hot, MultiDiscrete, MultiBinary, Tuple or Dict of those). Raises ValueError
+  for anything else (Text, Graph, Sequence, OneOf, several images)."""
+  if is_image(space):
+    return '', None
+  image = None
+  if isinstance(space, spaces.Dict):
+    images = [key for key, entry in space.spaces.items() if is_image(entry)]
+    if len(images) > 1:
+      raise ValueError(f'several image entries ({", ".join(images)})')
+    image = images[0] if images else None
+    space = spaces.Dict({k: v for k, v in space.spaces.items() if k != image})
+    if not space.spaces:
+      return image, None
+  if not _is_vector(space):
+    raise ValueError(f'{space} is neither an image (uint8, H x W x 3 or 1) nor a vector')
+  return image, space
+
+
+def _is_vector(space):
+  """What gymnasium's `spaces.flatten` turns into a meaningful vector: numbers, one-hots, and Tuples
+  and Dicts of those (not Text, Graph, Sequence or OneOf)."""
+  if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+    return True
+  if isinstance(space, (spaces.Tuple, spaces.Dict)):
+    return all(_is_vector(entry) for entry in (
+        space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces))
+  return False
+
+
+def to_image(array, size=(64, 64)):
+  """An image observation or render as uint8 [*size, 3]: grey repeated to RGB, resized bilinearly with
+  antialiasing (skimage; a Gaussian of sigma (factor - 1) / 2 before downsampling), truncated to uint8.
+  An image of the right size passes unchanged."""
+  array = np.asarray(array)
+  if array.ndim == 2:
+    array = array[..., None]
+  if array.shape[-1] == 1:
+    array = np.repeat(array, 3, -1)
+  if array.shape[:2] != tuple(size):
+    from skimage.transform import resize
+    array = resize(array, size, order=1, mode='edge', preserve_range=True, anti_aliasing=True)
+  return array.astype(np.uint8)
+
+
+class ImageAndState(gymnasium.ObservationWrapper):
+  """Any gymnasium observation as the dict the model reads: the uint8 64x64x3 `image` from the env's
+  image observation (`image='observation'`) or from its `render()` (`'render'`; None: no image), and
+  the rest of the observation flattened by gymnasium to the float32 vector `state` (absent when nothing
+  is left). gymnasium's AddRenderObservation renders at construction after an unseeded reset (a MuJoCo
+  camera then follows where that reset left the body) and has no resizing."""
+
+  def __init__(self, env, image='render', size=(64, 64)):
     super().__init__(env)
-    self._duration = duration
-    self._step = 0
+    self._image_key, self._rest = observation_parts(env.observation_space)
+    if image == 'observation' and self._image_key is None:
+      raise ValueError(f'no image in the observation space {env.observation_space}')
+    self._source, self._size = image, tuple(size)
+    entries = {}
+    if image:
+      entries['image'] = spaces.Box(0, 255, self._size + (3,), np.uint8)
+    if self._rest is not None:
+      entries['state'] = spaces.Box(-np.inf, np.inf, (spaces.flatdim(self._rest),), np.float32)
+    self.observation_space = spaces.Dict(entries)
 
-  def reset(self, **kwargs):
-    self._step = 0
-    return self.env.reset(**kwargs)
+  def observation(self, observation):
+    result = {}
+    if self._source == 'observation':
+      image = observation if self._image_key == '' else observation[self._image_key]
+      result['image'] = to_image(image, self._size)
+    elif self._source == 'render':
+      result['image'] = to_image(self.env.render(), self._size)
+    if self._rest is not None:
+      if isinstance(self._rest, spaces.Dict) and isinstance(observation, dict):
+        observation = {key: observation[key] for key in self._rest.spaces}
+      result['state'] = spaces.flatten(self._rest, observation).astype(np.float32)
+    return result
 
-  def step(self, action):
-    obs, reward, terminated, truncated, info = self.env.step(action)
-    self._step += 1
-    if self._step < self._duration:
-      terminated = truncated = False
-    return obs, reward, terminated, truncated, info
+
+class OneHotActions(gymnasium.ActionWrapper):
+  """A Discrete(n) action space as scores in [-1, 1]^n: the env executes the argmax (plus the space's
+  start). `recorded_action` is what an episode records for a given action, the one-hot of the executed
+  action, so the model is trained on one-hots whoever chose the scores (the planner, random seed
+  episodes, exploration noise). gymnasium has no such wrapper."""
+
+  def __init__(self, env):
+    super().__init__(env)
+    self._discrete = env.action_space
+    self.action_space = spaces.Box(-1.0, 1.0, (int(env.action_space.n),), np.float32)
+
+  def action(self, action):
+    return self._discrete.start + int(np.argmax(action))
+
+  def recorded_action(self, action):
+    one_hot = np.zeros(self.action_space.shape, np.float32)
+    one_hot[int(np.argmax(action))] = 1.0
+    return one_hot
 
 
 class ConvertTo32Bit(gymnasium.Wrapper):
@@ -192,24 +279,32 @@ class RecordEpisodes(gymnasium.Wrapper):
 
   Alignment: index 0 holds the reset observation with a zero action and zero reward; index t holds the
   observation after action a_{t-1}, that same action and its reward. So an episode of N decisions has
-  N + 1 frames, and `action[t]` is the action that led to observation t.
+  N + 1 frames, and `action[t]` is the action that led to observation t. `terminal[t]` is True when
+  observation t ended the episode by termination (a task failure or success, not the time limit): only
+  the last step can be terminal. The action recorded is the env's `recorded_action(action)` when a
+  wrapper defines one (discrete actions: the one-hot of the executed action), else the action given.
   """
 
   def __init__(self, env):
     super().__init__(env)
     self._episode = None
     self.last_episode = None
+    try:
+      self._recorded = env.get_wrapper_attr('recorded_action')
+    except AttributeError:
+      self._recorded = lambda action: action
 
   def reset(self, **kwargs):
     obs, info = self.env.reset(**kwargs)
     zero = np.zeros(self.env.action_space.shape, np.float32)
-    self._episode = [{**obs, 'action': zero, 'reward': np.float32(0.0)}]
+    self._episode = [{**obs, 'action': zero, 'reward': np.float32(0.0), 'terminal': False}]
     return obs, info
 
   def step(self, action):
     obs, reward, terminated, truncated, info = self.env.step(action)
-    action = np.asarray(action, np.float32)
-    self._episode.append({**obs, 'action': action, 'reward': np.float32(reward)})
+    action = np.asarray(self._recorded(action), np.float32)
+    self._episode.append({**obs, 'action': action, 'reward': np.float32(reward),
+                          'terminal': bool(terminated)})
     if terminated or truncated:
       episode = {k: np.stack([step[k] for step in self._episode]) for k in self._episode[0]}
       self.last_episode = episode

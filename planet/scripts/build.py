@@ -61,22 +61,27 @@ def learner(params, world_model):
 
 
 def agent(params, world_model, batch_size=1, horizon=None, objective=None):
-  """The MPC agent: the params' planner and its settings, maximising the objective of that name."""
+  """The MPC agent: the params' planner and its settings, maximising the objective of that name. For a
+  task with Discrete actions the model imagines and is fed the one-hot of each action's argmax."""
   from planet.control import PLANNERS
   from planet.control import mpc_agent
+  from planet.control import planning
   from planet.scripts.objectives import OBJECTIVES
+  discrete = any(task(name, params).discrete for name in params['tasks'])
   return mpc_agent.MPCAgent(
       world_model, batch_size, horizon or params['planner_horizon'], params['planner_amount'],
       params['planner_topk'], params['planner_iterations'], params['image_bits'],
       planner=PLANNERS[params['planner']],
       objective=OBJECTIVES[objective or params['collect_objective']],
-      jit_compile=params['jit_compile'])
+      jit_compile=params['jit_compile'],
+      action_transform=planning.one_hot_argmax if discrete else None)
 
 
 def task(name, params):
-  """The Task of one name, with the params' action repeat, camera and chunk length."""
+  """The Task of one name, with the params' action repeat, camera and task settings."""
   from planet.scripts import tasks as tasks_lib
-  return tasks_lib.make(name, params['action_repeat'], params['camera_id'], params['batch_shape'][1])
+  return tasks_lib.make(name, params['action_repeat'], params['camera_id'],
+                        params['task_settings'].get(name))
 
 
 def tasks(params):

@@ -162,6 +162,31 @@ def _collects(key, value):
   return result
 
 
+# The keys of a task's entry of `task_settings` and their checks (planet/scripts/tasks.py: make).
+TASK_SETTING_CHECKS = {
+    'action_repeat': _int(1),
+    'episode_steps': _int(1),
+    'image': _choice('auto', 'observation', 'render'),
+}
+
+
+def _task_settings(key, value):
+  if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+    _fail(key, value, 'a mapping of task names to settings')
+  result = {}
+  for name, settings in value.items():
+    if not isinstance(settings, dict):
+      _fail(f'{key}.{name}', settings, f'a mapping of {", ".join(TASK_SETTING_CHECKS)}')
+    result[name] = {}
+    for setting, item in settings.items():
+      if setting not in TASK_SETTING_CHECKS:
+        raise ConfigError(
+            f'params key {key!r}: unknown setting {setting!r} of {name!r}'
+            f'{_suggest(setting, TASK_SETTING_CHECKS)}; allowed: {", ".join(TASK_SETTING_CHECKS)}.')
+      result[name][setting] = TASK_SETTING_CHECKS[setting](f'{key}.{name}.{setting}', item)
+  return result
+
+
 def _precision(key, value):
   from planet.tools import precision  # The hardware check: a one-line ConfigError where 16 is refused.
   value = int(_choice(16, 32)(key, value))
@@ -205,6 +230,8 @@ PARAMS = {
     'isolate_envs': ('thread', _choice('none', 'thread', 'process')),
     'state_diagnostics': (False, _bool),
     'action_repeat': (None, _optional(_int(1, 1000))),
+    # Ours: per-task action repeat, episode length in environment steps and image source (docs/params.md).
+    'task_settings': ({}, _task_settings),
     'camera_id': (0, _int(0)),
     # Losses and optimiser
     'divergence_scale': (1.0, _float(0.0)),
@@ -329,6 +356,37 @@ def load_config(name):
   return value
 
 
+def _tasks(params):
+  """{name: Task} of the params' tasks, each checked (a gymnasium env is built once per process for it,
+  a dm_control task never); anything a run could not use is a one-line ConfigError."""
+  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
+  names, settings = params['tasks'], params['task_settings']
+  for name in settings:
+    if name not in names:
+      _fail('task_settings', name, f'settings of the tasks in tasks ({", ".join(names)})')
+  tasks = {name: tasks_lib.make(name, params['action_repeat'], params['camera_id'], settings.get(name))
+           for name in names}
+  if len({task.name for task in tasks.values()}) < len(tasks):
+    _fail('tasks', names, 'tasks whose names differ in more than punctuation (episode files use '
+          'their names with punctuation replaced by _)')
+  observations = params.get('observations', ['image'])
+  for name, task in tasks.items():
+    if task.max_length < 1:
+      _fail('task_settings', {name: settings.get(name)},
+            f'an episode of at least one decision (episode_steps >= action_repeat '
+            f'{task.settings.action_repeat})')
+    if 'image' in observations and not task.images:
+      raise ConfigError(
+          f'task {name!r}: an env that can render no image (no image observation, no rgb_array render '
+          f'mode) when the model needs one (observations: {observations}); allowed: observations '
+          'without image.')
+  discrete = [name for name, task in tasks.items() if task.discrete]
+  if len(names) > 1 and discrete:
+    _fail('tasks', names, f'several tasks share one agent only with Box actions ({discrete[0]} has '
+          'Discrete actions); train it alone')
+  return tasks
+
+
 def resolve(overrides, config='default'):
   """Complete, validated params from a config (name, path or dict) and user overrides.
 
@@ -350,10 +408,7 @@ def resolve(overrides, config='default'):
   for key, (default, check) in PARAMS.items():
     value = given.get(key, default)
     params[key] = check(key, value) if key in given else _copy(default)
-  for name in params['tasks']:
-    if name not in tasks_lib.TASKS:
-      raise ConfigError(
-          f'unknown task {name!r}{_suggest(name, tasks_lib.TASKS)}; allowed: {", ".join(tasks_lib.TASKS)}.')
+  tasks = _tasks(params)
   if len(set(params['tasks'])) < len(params['tasks']):
     _fail('tasks', params['tasks'], 'a list of different task names')
   heads = _observation_heads(params, tasks_lib) + ['reward']
@@ -382,13 +437,13 @@ def resolve(overrides, config='default'):
           f'at most planner_amount ({params["planner_amount"]})')
   batch, length = params['batch_shape']
   needed = length * (params['num_chunks'] or 1)
-  for name in params['tasks']:
-    episode = tasks_lib.max_length(name, params['action_repeat']) + 1
+  for name, task in tasks.items():
+    episode = task.max_length + 1
     if episode < needed:
       raise ConfigError(
           f'params key \'batch_shape\': chunks of {length} x {params["num_chunks"]} steps are longer '
-          f'than the {episode}-frame episodes of {name} (action_repeat '
-          f'{tasks_lib.action_repeat(name, params["action_repeat"])}); allowed: at most {episode}.')
+          f'than the {episode}-frame episodes of {name} ({task.settings.episode_steps} environment '
+          f'steps at action_repeat {task.settings.action_repeat}); allowed: at most {episode}.')
   if params['train_steps'] and params['train_steps'] % batch:
     _fail('train_steps', params['train_steps'], f'a multiple of the batch size {batch}')
   if params['test_steps'] and params['test_steps'] % batch:

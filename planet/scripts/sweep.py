@@ -15,7 +15,6 @@ the same command skips finished runs and resumes the others. At the end (or with
 DIR/results.md, DIR/results.csv and DIR/results_<task>.png are written.
 """
 
-import difflib
 import functools
 import logging
 import os
@@ -77,9 +76,11 @@ class Run:
   """One cell of the grid."""
 
   def __init__(self, logdir, experiment, task, index, params):
+    from planet.scripts import tasks as tasks_lib
     self.experiment, self.task, self.index, self.params = experiment, task, index, params
-    self.name = f'{experiment}/{task}/{index:05d}'
-    self.path = os.path.join(logdir, experiment, task, f'{index:05d}')
+    folder = '+'.join(map(tasks_lib.file_name, task.split('+')))  # gym:ALE/Pong-v5 -> gym_ALE_Pong_v5
+    self.name = f'{experiment}/{folder}/{index:05d}'
+    self.path = os.path.join(logdir, experiment, folder, f'{index:05d}')
 
 
 def _split(text, flag):
@@ -132,10 +133,7 @@ def plan(args):
     raise ConfigError(f'--address {args.address!r}: allowed: auto, HOST:PORT or ray://HOST:PORT.')
   task_names = _split(args.tasks, '--tasks')
   for name in task_names:
-    if name not in tasks_lib.TASKS:
-      close = difflib.get_close_matches(name, tasks_lib.TASKS, n=1)
-      hint = f' (did you mean {close[0]!r}?)' if close else ''
-      raise ConfigError(f'unknown task {name!r}{hint}; allowed: {", ".join(tasks_lib.TASKS)}.')
+    tasks_lib.spec(name)  # An unknown task is a one-line ConfigError.
   presets = [_preset(name) for name in _split(args.experiments, '--experiments')]
   experiments = [e for e, _ in presets]
   if len(set(experiments)) != len(experiments):

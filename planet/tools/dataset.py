@@ -10,19 +10,23 @@ from planet.tools import preprocess
 
 
 def spec(directory, length):
-  """The TensorSpec of one chunk, read from the first readable episode of `directory`."""
+  """The TensorSpec of one chunk, read from the first readable episode of `directory` (chunks leave
+  out its `terminal` flag)."""
   episode = episodes.first_readable(directory)
-  result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype)) for k, v in episode.items()}
+  result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype))
+            for k, v in episode.items() if k != 'terminal'}
   result['length'] = tf.TensorSpec((), tf.int32)
   return result
 
 
 def batch_spec(directory, batch_shape):
-  """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32)."""
+  """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32; episodes of
+  an env that renders no image have none)."""
   batch, length = batch_shape
   result = {k: tf.TensorSpec((batch,) + tuple(v.shape), v.dtype)
             for k, v in spec(directory, length).items()}
-  result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
+  if 'image' in result:
+    result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
   return result
 
 
@@ -36,6 +40,8 @@ def dataset(directory, batch_shape, loader='recent', loader_every=1000, num_chun
   data = data.batch(batch, drop_remainder=True)
 
   def process(batch):
+    if 'image' not in batch:
+      return batch
     return {**batch, 'image': preprocess.preprocess(batch['image'], image_bits)}
 
   data = data.map(process, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

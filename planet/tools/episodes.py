@@ -136,11 +136,24 @@ class Index:
 
 def chunk(episode, length, num_chunks=1, random=np.random):
   """Cuts `num_chunks` consecutive chunks of `length` steps from a random offset, inclusive of the last
-  possible one; `num_chunks` None means max(1, len // length - 1)."""
-  total = len(episode['action'])
+  possible one; `num_chunks` None means max(1, len // length - 1).
+
+  An episode that ended by termination (`terminal` set at its last step, as control/wrappers.
+  RecordEpisodes records it) continues in its absorbing state: `length - 1` more steps (more if the
+  chunks need them) of its last frame with reward 0 and actions drawn from its own, so that a chunk can
+  start at any recorded step and the model learns that termination ends the reward, whatever the
+  actions. Episodes without a termination are cut exactly as without the flag, which chunks never hold.
+  """
+  episode = dict(episode)
+  terminal = episode.pop('terminal', None)
+  ends = terminal is not None and bool(terminal[-1])
+  total = len(episode['action']) + (length - 1 if ends else 0)
   if num_chunks is None:
     num_chunks = max(1, total // length - 1)
   used = num_chunks * length
+  if ends:
+    episode = _absorbing(episode, max(total, used) - len(episode['action']), random)
+    total = max(total, used)
   if total < used:
     raise ConfigError(
         f'an episode of {total} steps is shorter than {num_chunks} chunk(s) of {length} steps '
@@ -151,6 +164,23 @@ def chunk(episode, length, num_chunks=1, random=np.random):
     chunk = {k: v[start: start + length] for k, v in episode.items()}
     chunk['length'] = np.int32(length)
     yield chunk
+
+
+def _absorbing(episode, steps, random):
+  """The episode followed by `steps` copies of its last step, with reward 0 and actions drawn
+  uniformly from the episode's own (index 0, the reset's zero action, excluded)."""
+  count = len(episode['action'])
+  drawn = random.randint(1, count, steps) if count > 1 else np.zeros(steps, int)
+  padded = {}
+  for key, value in episode.items():
+    if key == 'action':
+      tail = value[drawn]
+    elif key == 'reward':
+      tail = np.zeros((steps,) + value.shape[1:], value.dtype)
+    else:
+      tail = np.repeat(value[-1:], steps, 0)
+    padded[key] = np.concatenate([value, tail])
+  return padded
 
 
 def _cycle(episodes, amount, random):
