@@ -48,3 +48,15 @@ def test_debug_run_with_state_observations(debug_run, observations):
   episode = episodes.load(path)
   assert episode['position'].shape == (21, 3) and episode['velocity'].shape == (21, 2)
   assert episode['image'].shape == (21, 64, 64, 3)
+
+
+@pytest.mark.slow
+def test_debug_run_of_a_gymnasium_env_from_its_state_vector(debug_run):
+  """Pendulum-v1's 3-number observation (cos, sin, angular velocity) as the state vector."""
+  run = debug_run(tasks=['gym:Pendulum-v1'], observations=['state'], max_steps=40, seed=0,
+                  task_settings={'gym:Pendulum-v1': {'action_repeat': 10}})
+  assert len(run.scores) == 2 and all(np.isfinite(run.scores))
+  assert run.trainer.model.state_components == {'state': (3,)}
+  assert run.trainer.model.observations == ('state',)
+  assert 'objectives/state' in tags(run.logdir, 'train')
+  assert not [tag for tag in tags(run.logdir, 'train') if 'image' in tag]
