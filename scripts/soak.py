@@ -8,8 +8,10 @@ written: it watches for their temp files), reruns the same command after each ki
 finish. It prints, and exits 1 when any fails:
 
   every episode file loads; every episode is distinct (content hash); the train and test episode counts
-  equal the reference's; the events hold every score step of the reference exactly once; the checkpoint
-  a resume starts from never goes back; no temp files are left; one DONE and no FAIL.
+  equal the reference's; the events hold every score step of the reference exactly once; the checkpoints
+  left on disk are the reference's (the same steps, none leaked by a resume, no data file without its
+  index); the checkpoint a resume starts from never goes back; no temp files are left; one DONE and no
+  FAIL.
 
 Not part of the test suite (it takes about 10 minutes on 2 cores); run it after touching the trainer,
 the runs or the episode store.
@@ -100,6 +102,17 @@ def score_steps(run):
   return [event.step for event in accumulator.Tensors('trainer/test/score')]
 
 
+def checkpoint_steps(run):
+  return sorted(int(path.split('-')[-1].split('.')[0])
+                for path in glob.glob(os.path.join(run, 'model.ckpt-*.index')))
+
+
+def orphans(run):
+  """Checkpoint data files without their index (a deletion that was killed halfway)."""
+  return [p for p in glob.glob(os.path.join(run, 'model.ckpt-*.data-*'))
+          if not os.path.exists(p.split('.data-')[0] + '.index')]
+
+
 def resumed_steps(text):
   return [int(step) for step in re.findall(r'^Resuming from \S+ at step (\d+)\.$', text, re.M)]
 
@@ -134,8 +147,7 @@ def main():
       break
     kills += 1
     during.append(what or 'nothing')
-    steps = sorted(int(p.split('-')[-1].split('.')[0])
-                   for p in glob.glob(os.path.join(killed, '00001', 'model.ckpt-*.index')))
+    steps = checkpoint_steps(os.path.join(killed, '00001'))
     print(f'kill {kills:2d}: while writing {what or "nothing"}; newest checkpoint '
           f'{steps[-1] if steps else "none"}', flush=True)
   with open(log_path, 'a') as log:
@@ -169,6 +181,11 @@ def main():
   ours, theirs = score_steps(run), score_steps(run_ref)
   checks.append(('every score step once', ours == theirs,
                  f'{len(ours)} scores at steps {ours[:3]}..{ours[-3:]} vs {len(theirs)}'))
+  ours, theirs = checkpoint_steps(run), checkpoint_steps(run_ref)
+  strays = orphans(run)
+  checks.append(('checkpoints as uninterrupted', ours == theirs and not strays,
+                 f'{len(ours)} at steps {ours} vs {len(theirs)} at {theirs}'
+                 + (f'; {len(strays)} data files without an index' if strays else '')))
   checks.append(('resumes never went back', resumes == sorted(resumes),
                  f'resumed at steps {resumes}'))
   leftovers = (glob.glob(os.path.join(run, '**', '.*.tmp'), recursive=True) +

@@ -78,7 +78,10 @@ class Checkpoints:
       os.replace(path, os.path.join(folder, os.path.basename(path)))
 
   def _delete(self, step):
-    for path in glob.glob(glob.escape(self._path(step)) + '.*'):
+    """Data files first: a kill in between leaves the index, so the checkpoint is still seen (and
+    deleted at the next save) instead of leaving data no index names."""
+    paths = glob.glob(glob.escape(self._path(step)) + '.*')
+    for path in sorted(paths, key=lambda path: path.endswith('.index')):
       os.remove(path)
 
   def restore(self):
