@@ -118,7 +118,7 @@ class Checkpoints:
               'last_preserved_timestamp': []}
     try:
       with open(path) as f:
-        for line in f.read().splitlines():
+        for line in filter(str.strip, f.read().splitlines()):
           key, value = (part.strip() for part in line.split(':', 1))
           if key in fields:
             fields[key].append(value if key.endswith('paths') else float(value))
