@@ -76,7 +76,8 @@ def kill_once(logdir, args, rng, log_path):
         f.seek(offset)
         if 'Phase ' in f.read():  # Training (or replaying) has begun: start the clock.
           started = time.time()
-          deadline = started + {'random': rng.uniform(0.5, 12), 'saved': float('inf')}.get(mode, 60)
+          deadline = started + (rng.uniform(0.5, 12) if mode == 'random' else
+                                float('inf') if mode == 'saved' else 60)
       time.sleep(0.05)
       continue
     if mode == 'saved' and deadline == float('inf') and checkpoint_steps(run)[-1:] != newest:
