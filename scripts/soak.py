@@ -3,13 +3,15 @@
   python3 scripts/soak.py [--kills 20] [--max_steps 700] [--seed 7] [--isolate_envs process]
 
 It first runs the same params without interruption (the reference). Then it starts the run, kills it
-with SIGKILL --kills times (at random moments, and some while an episode or a checkpoint is being
-written: it watches for their temp files), reruns the same command after each kill, and finally lets it
-finish. It prints, and exits 1 when any fails:
+with SIGKILL --kills times (at random moments, some while an episode or a checkpoint is being written:
+it watches for their temp files, and some soon after a new checkpoint is on disk), reruns the same
+command after each kill, and finally lets it finish. It prints, and exits 1 when any fails:
 
   every episode file loads; every episode is distinct (content hash); the train and test episode counts
-  equal the reference's; the events hold every score step of the reference exactly once; the checkpoint
-  a resume starts from never goes back; no temp files are left; one DONE and no FAIL.
+  equal the reference's; the events hold every score step of the reference exactly once; the checkpoints
+  left on disk are the reference's (the same steps, none leaked by a resume, no data file without its
+  index); the checkpoint a resume starts from never goes back; no temp files are left; one DONE and no
+  FAIL.
 
 Not part of the test suite (it takes about 10 minutes on 2 cores); run it after touching the trainer,
 the runs or the episode store.
@@ -55,11 +57,14 @@ def writing(run):
 
 
 def kill_once(logdir, args, rng, log_path):
-  """Starts the run and kills it once it trains: after a random time, or when an episode or a
-  checkpoint write starts. Returns (what was being written when it died, the exit code if the run
-  ended first)."""
+  """Starts the run and kills it once it trains: after a random time, when an episode or a checkpoint
+  write starts, or a random moment (0-3 s) after a new checkpoint is on disk, while old ones are being
+  deleted or soon after (`saved`; it waits as long as it takes, so the run gets past its checkpoints
+  also on a slow machine). Returns (what was being written when it died, or `saved`; the exit code if
+  the run ended first)."""
   run = os.path.join(logdir, '00001')
-  mode = rng.choice(['random', 'random', 'episode', 'checkpoint'])
+  mode = rng.choice(['random', 'random', 'episode', 'checkpoint', 'saved'])
+  newest = checkpoint_steps(run)[-1:]
   offset = os.path.getsize(log_path)
   with open(log_path, 'a') as log:
     process = subprocess.Popen(command(logdir, args), cwd=REPO, stdout=log, stderr=log)
@@ -71,14 +76,17 @@ def kill_once(logdir, args, rng, log_path):
         f.seek(offset)
         if 'Phase ' in f.read():  # Training (or replaying) has begun: start the clock.
           started = time.time()
-          deadline = started + (rng.uniform(0.5, 12) if mode == 'random' else 60)
+          deadline = started + (rng.uniform(0.5, 12) if mode == 'random' else
+                                float('inf') if mode == 'saved' else 60)
       time.sleep(0.05)
       continue
+    if mode == 'saved' and deadline == float('inf') and checkpoint_steps(run)[-1:] != newest:
+      deadline = time.time() + rng.uniform(0, 3)
     now = writing(run)
-    if (mode != 'random' and now == mode) or time.time() > deadline:
-      during = now
+    if (mode in ('episode', 'checkpoint') and now == mode) or time.time() > deadline:
+      during = 'saved' if mode == 'saved' else now
       break
-    time.sleep(0.001 if mode != 'random' else 0.02)
+    time.sleep(0.001 if mode in ('episode', 'checkpoint') else 0.02)
   if process.poll() is not None:
     return None, process.returncode
   process.send_signal(signal.SIGKILL)
@@ -98,6 +106,17 @@ def score_steps(run):
   if 'trainer/test/score' not in accumulator.Tags()['tensors']:
     return []
   return [event.step for event in accumulator.Tensors('trainer/test/score')]
+
+
+def checkpoint_steps(run):
+  return sorted(int(path.split('-')[-1].split('.')[0])
+                for path in glob.glob(os.path.join(run, 'model.ckpt-*.index')))
+
+
+def orphans(run):
+  """Checkpoint data files without their index (a deletion that was killed halfway)."""
+  return [p for p in glob.glob(os.path.join(run, 'model.ckpt-*.data-*'))
+          if not os.path.exists(p.split('.data-')[0] + '.index')]
 
 
 def resumed_steps(text):
@@ -134,10 +153,9 @@ def main():
       break
     kills += 1
     during.append(what or 'nothing')
-    steps = sorted(int(p.split('-')[-1].split('.')[0])
-                   for p in glob.glob(os.path.join(killed, '00001', 'model.ckpt-*.index')))
-    print(f'kill {kills:2d}: while writing {what or "nothing"}; newest checkpoint '
-          f'{steps[-1] if steps else "none"}', flush=True)
+    steps = checkpoint_steps(os.path.join(killed, '00001'))
+    what = 'soon after a new checkpoint' if what == 'saved' else f'while writing {what or "nothing"}'
+    print(f'kill {kills:2d}: {what}; checkpoints on disk: {steps or "none"}', flush=True)
   with open(log_path, 'a') as log:
     for attempt in range(5):  # Rerun until DONE.
       code = run_to_end(killed, args, log)
@@ -147,7 +165,8 @@ def main():
     text = f.read()
   resumes = resumed_steps(text)
   print(f'killed run: {kills} kills ({during.count("episode")} during an episode write, '
-        f'{during.count("checkpoint")} during a checkpoint write), last exit {code}, '
+        f'{during.count("checkpoint")} during a checkpoint write, {during.count("saved")} soon after '
+        f'a new checkpoint), last exit {code}, '
         f'{time.time() - start:.0f} s in all', flush=True)
 
   checks = []
@@ -169,6 +188,11 @@ def main():
   ours, theirs = score_steps(run), score_steps(run_ref)
   checks.append(('every score step once', ours == theirs,
                  f'{len(ours)} scores at steps {ours[:3]}..{ours[-3:]} vs {len(theirs)}'))
+  ours, theirs = checkpoint_steps(run), checkpoint_steps(run_ref)
+  strays = orphans(run)
+  checks.append(('checkpoints as uninterrupted', ours == theirs and not strays,
+                 f'{len(ours)} at steps {ours} vs {len(theirs)} at {theirs}'
+                 + (f'; {len(strays)} data files without an index' if strays else '')))
   checks.append(('resumes never went back', resumes == sorted(resumes),
                  f'resumed at steps {resumes}'))
   leftovers = (glob.glob(os.path.join(run, '**', '.*.tmp'), recursive=True) +
