@@ -1,5 +1,7 @@
 """The original's overshooting test against our implementation, plus the loss's masking."""
 
+import types
+
 import numpy as np
 import tensorflow as tf
 
@@ -87,6 +89,13 @@ class GaussCell(MockCell):
             self.transition(prev_state, prev_action))
 
 
+def _inputs(cell, posterior, action, free_nats, stop_posterior_grad=False):
+  """The objective term's arguments: a model holding the cell, the batch, the states, the config."""
+  config = types.SimpleNamespace(overshooting_distance=3, free_nats=free_nats,
+                                 os_stop_posterior_grad=stop_posterior_grad)
+  return types.SimpleNamespace(cell=cell), {'action': action}, {'posterior': posterior}, config
+
+
 def test_loss_is_finite_masked_and_averaged_over_all_entries():
   cell = GaussCell()
   obs = tf.constant([[1.0, 2.0, 4.0, 8.0]])[:, :, None]
@@ -94,12 +103,13 @@ def test_loss_is_finite_masked_and_averaged_over_all_entries():
   posterior, _ = cell.observe(obs, action)
   with tf.GradientTape() as tape:
     tape.watch(posterior['mean'])
-    value = objective.overshooting_divergence(cell, posterior, action, 3, None, False)
+    value = objective.overshooting(*_inputs(cell, posterior, action, free_nats=None))
   # Distances d = 1, 2 (2 and 3 steps ahead). The prior from post[t-1] with zero actions keeps its mean:
   # d=1: t=0: 0 vs 2, t=1: 1 vs 4, t=2: 2 vs 8; d=2: t=0: 0 vs 4, t=1: 1 vs 8. KL = (diff^2) / 2.
   expected = (4 + 9 + 36 + 16 + 49) / 2 / (1 * 4 * 2)
   assert abs(float(value) - expected) < 1e-5
   gradient = tape.gradient(value, posterior['mean'])
   assert np.all(np.isfinite(gradient.numpy()))
-  with_free_nats = objective.overshooting_divergence(cell, posterior, action, 3, 3.0, True)
+  with_free_nats = objective.overshooting(*_inputs(cell, posterior, action, free_nats=3.0,
+                                                    stop_posterior_grad=True))
   assert abs(float(with_free_nats) - (1.5 + 15 + 5 + 21.5) / 8) < 1e-5
