@@ -12,9 +12,7 @@ from planet.tools import preprocess
 def spec(directory, length):
   """The TensorSpec of one chunk, read from the first readable episode of `directory`."""
   episode = episodes.first_readable(directory)
-  result = {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype)) for k, v in episode.items()}
-  result['length'] = tf.TensorSpec((), tf.int32)
-  return result
+  return {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype)) for k, v in episode.items()}
 
 
 def batch_spec(directory, batch_shape):

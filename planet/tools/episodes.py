@@ -45,7 +45,7 @@ def episode_name(collection, ordinal):
 
 
 def load(filename):
-  """Reads an episode; float64 -> float32, int64 -> int32; adds `return` = cumsum(reward)."""
+  """Reads an episode; float64 -> float32, int64 -> int32."""
   try:
     with open(filename, 'rb') as f:
       data = np.load(f, allow_pickle=False)
@@ -59,7 +59,6 @@ def load(filename):
       episode[key] = value.astype(np.float32)
     elif value.dtype == np.int64:
       episode[key] = value.astype(np.int32)
-  episode['return'] = np.cumsum(episode['reward']).astype(np.float32)
   return episode
 
 
@@ -148,9 +147,7 @@ def chunk(episode, length, num_chunks=1, random=np.random):
   offset = random.randint(0, total - used + 1)
   for index in range(num_chunks):
     start = offset + index * length
-    chunk = {k: v[start: start + length] for k, v in episode.items()}
-    chunk['length'] = np.int32(length)
-    yield chunk
+    yield {k: v[start: start + length] for k, v in episode.items()}
 
 
 def _cycle(episodes, amount, random):
