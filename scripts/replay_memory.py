@@ -1,24 +1,28 @@
 """Resident memory of the trainer's input pipeline against the number of episodes on disk.
 
   python3 scripts/replay_memory.py [--counts 10,100,1000,10000] [--loaders recent,cache] [--batches 30]
-                                   [--params '{replay_size: 1000000}'] [--limit_gb 10] [--wait_steps 0]
+                                   [--params '{replay_size: 600000}'] [--limit_gb 10] [--settle 20]
+                                   [--new_per_batch 0] [--wait_steps 0]
 
 The episodes are walker_walk's, the largest of the paper's tasks: one episode of random actions is
 collected and saved as the trainer saves its episodes (501 frames of 64x64x3 uint8 images plus the state
-components, action and reward: 6.2 MB in memory, 1-2 MB compressed), then hard-linked under the names of
+components, action and reward: 6.2 MB in memory, 1.5 MB compressed), then hard-linked under the names of
 a run's train episodes, oldest first. So N episodes take the disk of one, while the loaders read and hold
 each name on its own, as they would distinct files.
 
 For each count and loader, a fresh process builds the data set as the trainer does (planet/scripts/build.py
 `dataset` over the resolved params of walker_walk plus --params), pulls --batches batches of [50, 50] (one
 round of `loader_every` 1000 episodes is 20 batches; the `recent` loader's first round is empty and then
-loads the files) and prints its resident memory (VmRSS) and its peak (VmHWM). A count whose kept episodes
-would exceed --limit_gb is not run (the machine is shared); its row says what it would need.
+loads the files), writing --new_per_batch new episode files after each, waits --settle seconds for the
+prefetch buffers to fill (as they do while a train step runs), and prints its resident memory (VmRSS) and
+its peak (VmHWM). A count whose kept episodes would exceed --limit_gb is not run (the machine is shared);
+its row says what it would need.
 
---wait_steps N: then, at the largest count and with the first loader, how long `next(iterator)` blocks
-before each of N full-size train steps (scripts/benchmark.py `wait_per_step`), while a new episode file
-appears after every step (as collection writes them, so the loader loads and evicts), and the resident
-memory of that process at the end: the pipeline plus the model and its train step, as in a trainer.
+--wait_steps N: then, at the largest count and with the first loader, a process as the trainer is at
+[50, 50]: the train and test data sets (the test one over the same files), the collecting agent (one plan)
+and a walker env, and the time `next(iterator)` blocks before each of N full-size train steps
+(scripts/benchmark.py `wait_per_step`) while a new episode file appears after every step (so the loader
+loads and evicts); with its resident memory at the end.
 """
 
 import argparse
@@ -29,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -68,11 +74,8 @@ def link_name(ordinal):
 
 
 def populate(directory, template, count):
-  """Hard-links `template` into `directory` under the names of episodes 0 .. count - 1."""
-  for ordinal in range(count):
-    path = os.path.join(directory, link_name(ordinal))
-    if not os.path.exists(path):
-      os.link(template, path)
+  """Hard-links `template` into `directory` until it holds `count` episodes."""
+  add_episodes(directory, template, count - len(os.listdir(directory)))
 
 
 def kept_episodes(params, count, frames):
@@ -82,28 +85,48 @@ def kept_episodes(params, count, frames):
   return count if size is None else min(count, size // frames)
 
 
-def child_memory(directory, overrides, batches):
-  """Runs in a fresh process: the data set as the trainer builds it, `batches` batches pulled."""
+def child_memory(directory, template, overrides, batches, new_per_batch, settle):
+  """Runs in a fresh process: the data set as the trainer builds it, `batches` batches pulled, with
+  `new_per_batch` new episode files written after each, then `settle` seconds for its buffers to fill
+  (as they do while a train step runs)."""
   from planet.scripts import build
   start = time.perf_counter()
   iterator = iter(build.dataset(resolved(overrides), directory, seed=0))
   for _ in range(batches):
     next(iterator)
+    add_episodes(directory, template, new_per_batch)
+  seconds = time.perf_counter() - start
+  time.sleep(settle)
   rss, peak = memory_gb()
-  return {'rss_gb': rss, 'peak_gb': peak, 'seconds': time.perf_counter() - start}
+  return {'rss_gb': rss, 'peak_gb': peak, 'seconds': seconds}
+
+
+def add_episodes(directory, template, amount):
+  """Links `amount` more episodes after those in `directory` (written later: newer)."""
+  first = len(os.listdir(directory))
+  for ordinal in range(first, first + amount):
+    os.link(template, os.path.join(directory, link_name(ordinal)))
 
 
 def child_wait(directory, template, overrides, steps):
-  """Runs in a fresh process: the input wait around full-size train steps, a new episode per step."""
+  """Runs in a fresh process: the input wait around full-size train steps, a new episode per step,
+  with the test episodes' data set alive beside it (as in the trainer; over the same files)."""
   import benchmark
+  from planet.scripts import build
   from planet.tools import dataset
   params = resolved(overrides)
   action_size = dataset.spec(directory, params['batch_shape'][1])['action'].shape[-1]
-  first = len(os.listdir(directory))
+  test = iter(build.dataset(params, directory, seed=1, phase='test'))
+  next(test)
+  env = build.task(TASK, params).env_ctor(seed=0)  # and the agent that collects, planning once
+  observation, _ = env.reset()
+  agent = build.agent(params, build.model(params, action_size))
+  agent.policy(observation['image'][None], np.float32(0.0)).numpy()
   memory = {}
 
   def after_step(index):
-    os.link(template, os.path.join(directory, link_name(first + index)))
+    del index
+    add_episodes(directory, template, 1)
     memory['rss_gb'], memory['peak_gb'] = memory_gb()
 
   wait, longest, step = benchmark.wait_per_step(params, directory, action_size, steps, after_step)
@@ -139,6 +162,10 @@ def main():
   parser.add_argument('--params', default='{}', help='params overrides (YAML), besides tasks: [walker_walk]')
   parser.add_argument('--limit_gb', type=float, default=10.0,
                       help='skip counts whose kept episodes would need more memory than this')
+  parser.add_argument('--new_per_batch', type=int, default=0,
+                      help='new episode files written after each batch (the loaders load and evict)')
+  parser.add_argument('--settle', type=float, default=20.0,
+                      help='seconds to let the prefetch buffers fill before reading the memory')
   parser.add_argument('--wait_steps', type=int, default=0)
   parser.add_argument('--folder', help='where to write the episodes (default: a temporary folder, removed)')
   parser.add_argument('--child', help=argparse.SUPPRESS)
@@ -177,7 +204,8 @@ def main():
           print(f'{count:>16} {loader:>7} {kept:>6}   not run: would hold {kept * episode_gb:.1f} GB of '
                 f'episodes (--limit_gb {args.limit_gb:g})', flush=True)
           continue
-        row = run_child('memory', directory, {**overrides, 'loader': loader}, args.batches)
+        row = run_child('memory', directory, template, {**overrides, 'loader': loader}, args.batches,
+                        args.new_per_batch, args.settle)
         print(f'{count:>16} {loader:>7} {kept:>6} {row["rss_gb"]:>8.2f} {row["peak_gb"]:>8.2f} '
               f'{row["seconds"]:>8.1f}', flush=True)
     if args.wait_steps:

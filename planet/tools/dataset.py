@@ -25,11 +25,12 @@ def batch_spec(directory, batch_shape):
 
 
 def dataset(directory, batch_shape, loader='recent', loader_every=1000, num_chunks=1, image_bits=5,
-            seed=None):
-  """Batches of `batch_shape` [B, T] chunks of the episodes in `directory`, images preprocessed."""
+            seed=None, replay_size=None):
+  """Batches of `batch_shape` [B, T] chunks of the episodes in `directory`, images preprocessed. The
+  `recent` and `cache` loaders keep the newest `replay_size` steps of episodes in memory (None: all)."""
   batch, length = batch_shape
   generator = functools.partial(
-      episodes.chunks, directory, loader, loader_every, length, num_chunks, seed)
+      episodes.chunks, directory, loader, loader_every, length, num_chunks, seed, replay_size)
   data = tf.data.Dataset.from_generator(generator, output_signature=spec(directory, length))
   data = data.batch(batch, drop_remainder=True)
 
