@@ -178,7 +178,7 @@ def cpu_preset():
 def input_wait(shape, loader_every, steps=12, episodes=20):
   """Seconds the trainer waits for each batch of the real pipeline (planet/tools/dataset.py, `recent`
   loader, dummy-task episodes of 126 frames on disk) between its train steps: (mean wait, max wait,
-  mean step). The first 2 batches (pipeline start-up, tracing) are left out."""
+  mean step)."""
   from planet.control import simulate
   from planet.scripts import build
   batch = shape[0]
@@ -187,17 +187,28 @@ def input_wait(shape, loader_every, steps=12, episodes=20):
                        'loader_every': loader_every})
   directory = tempfile.mkdtemp(prefix='benchmark-episodes-')
   simulate.random_episodes(build.task('dummy', params), directory, episodes, seed=0)
+  return wait_per_step(params, directory, 1, steps)
+
+
+def wait_per_step(params, directory, action_size, steps=12, after_step=None):
+  """(mean wait, max wait, mean step) in seconds: how long `next(iterator)` of the trainer's data set
+  over `directory` (built by planet/scripts/build.py) blocks before each of `steps` train steps of the
+  params' model. `after_step(index)`, if given, runs after each step (to write new episode files, as
+  collection does). The first 2 batches (pipeline start-up, tracing) are left out."""
+  from planet.scripts import build
   iterator = iter(build.dataset(params, directory, seed=0))
-  learner = build.learner(params, build.model(params, action_size=1))
+  learner = build.learner(params, build.model(params, action_size=action_size))
   learner.compile(iterator.element_spec)
   waits, seconds = [], []
-  for _ in range(steps + 2):
+  for index in range(steps + 2):
     start = time.perf_counter()
     data = next(iterator)
     waits.append(time.perf_counter() - start)
     start = time.perf_counter()
     learner.train(data)['loss'].numpy()
     seconds.append(time.perf_counter() - start)
+    if after_step:
+      after_step(index)
   del iterator
   waits, seconds = waits[2:], seconds[2:]
   return float(np.mean(waits)), float(np.max(waits)), float(np.mean(seconds))

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from planet.errors import ConfigError
+from planet.scripts import build
+from planet.scripts import configs
 from planet.tools import dataset
 from planet.tools import episodes
 
@@ -27,9 +29,9 @@ def test_save_load_roundtrip_is_atomic(tmp_path):
   name = os.path.basename(path)
   assert len(name) == len('20261125T010203-') + 32 + len('.npz')
   loaded = episodes.load(path)
+  assert sorted(loaded) == ['action', 'image', 'reward']  # what was saved, nothing added
   np.testing.assert_array_equal(loaded['image'], episode['image'])
   assert loaded['image'].dtype == np.uint8
-  np.testing.assert_allclose(loaded['return'], np.cumsum(np.arange(21)))
 
 
 def test_float64_and_int64_are_narrowed(tmp_path):
@@ -53,7 +55,7 @@ def test_consecutive_chunks():
   first = chunks[0]['action'][0, 0]
   for index, chunk in enumerate(chunks):
     np.testing.assert_array_equal(chunk['reward'], np.arange(10) + first + 10 * index)
-    assert chunk['length'] == 10
+    assert sorted(chunk) == ['action', 'reward']
   assert 0 <= first <= 50 - 30
   # num_chunks None: max(1, len // T - 1) chunks.
   assert len(list(episodes.chunk(episode, 10, None, np.random.RandomState(1)))) == 4
@@ -107,6 +109,96 @@ def test_dataset_batches_preprocessed_chunks(tmp_path):
   assert batch['action'].shape == (3, 10, 2)
   assert batch['reward'].shape == (3, 10)
   assert batch['image'].dtype.name == 'float32'
+  assert sorted(batch) == ['action', 'image', 'reward']
   assert -0.5 <= float(batch['image'].numpy().min()) and float(batch['image'].numpy().max()) < 0.5
   # Rewards are arange(21), so each chunk is 10 consecutive integers.
   np.testing.assert_array_equal(np.diff(batch['reward'].numpy(), axis=1), np.ones((3, 9)))
+
+
+# Replay memory: the loaders that keep episodes keep the newest `size` steps.
+
+def write_ordered(directory, lengths, first=0):
+  """Episodes written in order (names by ordinal) whose rewards hold their ordinal; returns names."""
+  names = []
+  for ordinal, length in enumerate(lengths, first):
+    episode = {'action': np.zeros((length, 1), np.float32),
+               'reward': np.full(length, ordinal, np.float32)}
+    names.append(episodes.save(str(directory), episode, episodes.episode_name('train_main_x', ordinal)))
+  return names
+
+
+def ordinal(episode):
+  return int(episode['reward'][0])
+
+
+def test_memory_keeps_the_newest_episodes_and_the_oldest_leave_first(tmp_path, monkeypatch):
+  names = write_ordered(tmp_path, [5, 6, 7, 8, 9])
+  reads = []
+  load = episodes.load_or_none
+  monkeypatch.setattr(episodes, 'load_or_none', lambda name: reads.append(name) or load(name))
+  memory = episodes.Memory(str(tmp_path), size=20)
+  assert memory.refresh() == names[3:]  # 9 + 8 = 17 steps fit, 7 more would not
+  assert reads == names[:1:-1]  # newest first; the two too old to fit are never read
+  assert list(memory.episodes) == names[3:] and memory.steps == 17
+  new = write_ordered(tmp_path, [4, 3], first=5)
+  assert memory.refresh() == new
+  assert list(memory.episodes) == names[4:] + new and memory.steps == 16  # 8 left, 9 + 4 + 3 stay
+  assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(n) for n in names + new)  # files stay
+  assert memory.refresh() == [] and memory.steps == 16
+
+
+def test_memory_bound_holds_with_episodes_of_different_lengths(tmp_path):
+  lengths = np.random.RandomState(3).randint(1, 15, size=40).tolist()
+  memory = episodes.Memory(str(tmp_path), size=40)
+  written = []
+  for start in range(0, 40, 3):
+    written += write_ordered(tmp_path, lengths[start:start + 3], first=start)
+    memory.refresh()
+    kept, steps = [], 0  # the longest run of the newest episodes within 40 steps
+    for name, length in zip(written[::-1], lengths[:len(written)][::-1]):
+      if steps + length > 40:
+        break
+      kept.insert(0, name)
+      steps += length
+    assert list(memory.episodes) == kept and memory.steps == steps <= 40
+
+
+def test_memory_refuses_an_episode_longer_than_its_size(tmp_path):
+  write_ordered(tmp_path, [5, 30])
+  with pytest.raises(ConfigError, match=r'has 30 steps, more than the replay size of 20 steps'):
+    episodes.Memory(str(tmp_path), size=20).refresh()
+
+
+@pytest.mark.parametrize('loader', ['recent', 'cache'])
+def test_loaders_sample_exactly_the_kept_episodes(tmp_path, loader):
+  write_ordered(tmp_path, [5] * 8)
+  stream = episodes.LOADERS[loader](str(tmp_path), 4, np.random.RandomState(0), 20)
+  assert {ordinal(e) for e in itertools.islice(stream, 200)} == {4, 5, 6, 7}  # the newest 20 steps
+  write_ordered(tmp_path, [5, 5], first=8)
+  seen = [ordinal(e) for e in itertools.islice(stream, 200)]
+  assert set(seen[:4]) == set(seen) == {6, 7, 8, 9}  # from the next round on: 4 and 5 left memory
+
+
+@pytest.mark.parametrize('loader', ['recent', 'cache'])
+def test_a_size_that_holds_everything_changes_nothing(tmp_path, loader):
+  write_ordered(tmp_path, [5, 6, 7])
+  streams = [episodes.LOADERS[loader](str(tmp_path), 4, np.random.RandomState(0), size)
+             for size in (None, 18)]
+  assert [ordinal(e) for e in itertools.islice(streams[0], 40)] == [
+      ordinal(e) for e in itertools.islice(streams[1], 40)]
+
+
+def test_replay_size_param():
+  assert configs.resolve({})['replay_size'] == 600000
+  assert configs.resolve({'replay_size': None})['replay_size'] is None
+  assert configs.resolve(configs.parse_params('{replay_size: 2e5}'))['replay_size'] == 200000
+  params = configs.resolve({'replay_size': 210}, 'debug')  # ten 21-frame episodes
+  assert (build.replay_size(params), build.replay_size(params, 'test')) == (210, 21)
+  assert build.replay_size(configs.resolve({'replay_size': None}), 'test') is None
+  with pytest.raises(ConfigError) as error:
+    configs.resolve({'replay_size': 209}, 'debug')
+  assert str(error.value) == (
+      "params key 'replay_size': got 209; allowed: null or at least 210 steps (10 21-frame episodes "
+      "of cheetah_run: the test episodes keep 1/10 of it).")
+  with pytest.raises(ConfigError, match=r"'replay_size': got 0; allowed: an integer >= 1"):
+    configs.resolve({'replay_size': 0})

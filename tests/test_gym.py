@@ -269,7 +269,7 @@ def episode(length, terminal):
 def test_terminated_episodes_continue_in_their_absorbing_state():
   chunks = [next(episodes.chunk(episode(4, True), 10, 1, np.random.RandomState(seed)))
             for seed in range(200)]
-  assert 'terminal' not in chunks[0] and chunks[0]['length'] == 10
+  assert 'terminal' not in chunks[0] and len(chunks[0]['action']) == 10
   assert {int(c['image'][0, 0]) for c in chunks} == {0, 1, 2, 3}  # any recorded step can start one
   last = [c for c in chunks if c['image'][0, 0] == 3][0]
   np.testing.assert_array_equal(last['image'][:, 0], [3] * 10)  # the last frame repeated
@@ -304,7 +304,7 @@ def test_the_data_set_leaves_the_flag_out(tmp_path):
   for index in range(2):
     episodes.save(str(tmp_path), episode(6 + index, True))
   spec = dataset.spec(str(tmp_path), 10)
-  assert sorted(spec) == ['action', 'image', 'length', 'return', 'reward']
+  assert sorted(spec) == ['action', 'image', 'reward']
   chunk = next(episodes.chunks(str(tmp_path), 'cache', 2, 10, 1, seed=0))
   assert sorted(chunk) == sorted(spec)
 

@@ -120,11 +120,19 @@ def schedule(params):
       'train': collects(params, 'train'), 'test': collects(params, 'test')})
 
 
-def dataset(params, directory, seed=None):
+def replay_size(params, phase='train'):
+  """Steps of a phase's episodes its loader keeps in memory: `replay_size` for train, a tenth of it for
+  test (one batch per test phase; DreamerV3 sizes its eval replay so too); None keeps every one."""
+  from planet.scripts import configs
+  size = params['replay_size']
+  return size if size is None or phase == 'train' else size // configs.TEST_REPLAY_SHARE
+
+
+def dataset(params, directory, seed=None, phase='train'):
   from planet.tools import dataset as dataset_lib
   return dataset_lib.dataset(
       directory, params['batch_shape'], params['loader'], params['loader_every'],
-      params['num_chunks'], params['image_bits'], seed)
+      params['num_chunks'], params['image_bits'], seed, replay_size(params, phase))
 
 
 class Simulations:
@@ -172,7 +180,7 @@ def trainer(params, logdir, task_list=None):
   update.compile(dataset_lib.batch_spec(train_dir, params['batch_shape']))
 
   def make_dataset(phase, seed):
-    return dataset(params, os.path.join(logdir, f'{phase}_episodes'), seed)
+    return dataset(params, os.path.join(logdir, f'{phase}_episodes'), seed, phase)
 
   return trainer_lib.Trainer(
       logdir, update, schedule(params), task_list, make_dataset, Simulations(params, world_model),

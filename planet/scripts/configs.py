@@ -17,6 +17,8 @@ from ruamel.yaml.error import YAMLError
 
 from planet.errors import ConfigError
 
+# The test episodes' share of `replay_size` is 1 / TEST_REPLAY_SHARE (they give one batch per test phase).
+TEST_REPLAY_SHARE = 10
 ACTIVATIONS = ('relu', 'elu', 'tanh', 'swish', 'softplus', 'none')
 LOADERS = ('cache', 'recent', 'reload', 'dummy')
 
@@ -203,6 +205,9 @@ PARAMS = {
     'image_bits': (5, _int(1, 8)),
     'loader': ('recent', _choice(*LOADERS)),
     'loader_every': (1000, _int(1)),
+    # Ours (docs/differences.md): the `recent` and `cache` loaders keep the newest `replay_size` steps
+    # (frames) of train episodes in memory, and a tenth of it of test episodes; null keeps every one.
+    'replay_size': (600000, _optional(_int(1))),
     # Model components
     'gradient_heads': (['image', 'reward'], _str_list),
     'network': ('conv_ha', _registered(_networks)),
@@ -444,6 +449,10 @@ def resolve(overrides, config='default'):
           f'params key \'batch_shape\': chunks of {length} x {params["num_chunks"]} steps are longer '
           f'than the {episode}-frame episodes of {name} ({task.settings.episode_steps} environment '
           f'steps at action_repeat {task.settings.action_repeat}); allowed: at most {episode}.')
+    if params['replay_size'] is not None and params['replay_size'] // TEST_REPLAY_SHARE < episode:
+      _fail('replay_size', params['replay_size'],
+            f'null or at least {TEST_REPLAY_SHARE * episode} steps ({TEST_REPLAY_SHARE} {episode}-frame '
+            f'episodes of {name}: the test episodes keep 1/{TEST_REPLAY_SHARE} of it)')
   if params['train_steps'] and params['train_steps'] % batch:
     _fail('train_steps', params['train_steps'], f'a multiple of the batch size {batch}')
   if params['test_steps'] and params['test_steps'] % batch:

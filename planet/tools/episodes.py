@@ -6,6 +6,7 @@ so a resumed run can tell which of its episodes already exist (`Index`). Other `
 `<timestamp>-<uuid>.npz`) are read as episodes too.
 """
 
+import collections
 import datetime
 import glob
 import logging
@@ -45,7 +46,7 @@ def episode_name(collection, ordinal):
 
 
 def load(filename):
-  """Reads an episode; float64 -> float32, int64 -> int32; adds `return` = cumsum(reward)."""
+  """Reads an episode; float64 -> float32, int64 -> int32."""
   try:
     with open(filename, 'rb') as f:
       data = np.load(f, allow_pickle=False)
@@ -59,7 +60,6 @@ def load(filename):
       episode[key] = value.astype(np.float32)
     elif value.dtype == np.int64:
       episode[key] = value.astype(np.int32)
-  episode['return'] = np.cumsum(episode['reward']).astype(np.float32)
   return episode
 
 
@@ -161,9 +161,51 @@ def chunk(episode, length, num_chunks=1, random=np.random):
   offset = random.randint(0, total - used + 1)
   for index in range(num_chunks):
     start = offset + index * length
-    chunk = {k: v[start: start + length] for k, v in episode.items()}
-    chunk['length'] = np.int32(length)
-    yield chunk
+    yield {k: v[start: start + length] for k, v in episode.items()}
+
+
+class Memory:
+  """The episodes of a directory that a loader keeps in RAM: the newest ones, at most `size` steps
+  (frames) in all, or every one when `size` is None.
+
+  Episodes are kept in the order they were written (a refresh loads its new files in name order, and
+  names start with the time); the oldest leave memory first. Their files stay on disk and are not read
+  again, and neither are new files too old to fit (a resumed run reads only its newest episodes).
+  """
+
+  def __init__(self, directory, size=None):
+    self.directory = directory
+    self.size = size
+    self.episodes = collections.OrderedDict()  # name -> episode, oldest first
+    self.steps = 0
+    self._seen = set()
+
+  def refresh(self):
+    """Loads the files written since the last refresh, as many of the newest as fit, and makes room
+    for them by evicting the oldest. Returns the names loaded, oldest first."""
+    new = [name for name in filenames(self.directory) if name not in self._seen]
+    self._seen.update(new)
+    loaded, steps = [], 0
+    for name in reversed(new):
+      episode = load_or_none(name)
+      if episode is None:
+        continue
+      length = len(episode['reward'])
+      if self.size is not None and steps + length > self.size:
+        if not loaded:
+          raise ConfigError(
+              f'the episode {name} has {length} steps, more than the replay size of {self.size} steps; '
+              'raise replay_size.')
+        break
+      loaded.append((name, episode))
+      steps += length
+    for name, episode in reversed(loaded):
+      self.episodes[name] = episode
+    self.steps += steps
+    while self.size is not None and self.steps > self.size:
+      _, episode = self.episodes.popitem(last=False)
+      self.steps -= len(episode['reward'])
+    return [name for name, _ in reversed(loaded)]
 
 
 def _absorbing(episode, steps, random):
@@ -194,50 +236,45 @@ def _cycle(episodes, amount, random):
       yielded += 1
 
 
-def _load_new(directory, known):
-  loaded = {}
-  for name in filenames(directory):
-    if name not in known:
-      episode = load_or_none(name)
-      if episode is not None:
-        loaded[name] = episode
-  return loaded
+def _sample(memory, names, amount, random):
+  """Up to `amount` of the episodes of `names`, drawn without replacement."""
+  return [memory.episodes[names[i]]
+          for i in random.choice(len(names), min(amount, len(names)), replace=False)]
 
 
-def cache_loader(directory, every, random):
-  """Keeps every episode in memory; each round yields `every` of a random sample, then loads new files."""
-  cache = {}
+def _require_episodes(memory):
+  if not memory.episodes:
+    raise ConfigError(f'no readable episodes left in {memory.directory}.')
+
+
+def cache_loader(directory, every, random, size=None):
+  """Keeps the episodes in memory (the newest `size` steps of them); each round yields `every` of a
+  random sample of what is kept, then loads new files."""
+  memory = Memory(directory, size)
   while True:
-    cache.update(_load_new(directory, cache))
-    if not cache:
-      raise ConfigError(f'no readable episodes left in {directory}.')
-    names = list(cache)
-    sample = [names[i] for i in random.choice(len(names), min(every, len(names)), replace=False)]
-    yield from _cycle([cache[name] for name in sample], every, random)
+    memory.refresh()
+    _require_episodes(memory)
+    yield from _cycle(_sample(memory, list(memory.episodes), every, random), every, random)
 
 
-def recent_loader(directory, every, random):
+def recent_loader(directory, every, random, size=None):
   """Each round takes up to every/2 of the episodes found at the last refresh and up to every/2 older
-  ones, and yields `every` by cycling that list (uniformly over it); then the recent episodes join the
-  old ones and new files are loaded."""
-  cache, recent = {}, {}
+  ones of those kept in memory (the newest `size` steps), and yields `every` by cycling that list
+  (uniformly over it); then new files are loaded and become the recent ones."""
+  memory = Memory(directory, size)
+  recent = []
   while True:
-    names = list(recent)
-    episodes = [recent[names[i]]
-                for i in random.choice(len(names), min(every // 2, len(names)), replace=False)]
-    names = list(cache)
-    episodes += [cache[names[i]]
-                 for i in random.choice(len(names), min(every // 2, len(names)), replace=False)]
+    names = list(memory.episodes)
+    older = names[:len(names) - len(recent)]  # the recent ones are the last loaded
+    episodes = _sample(memory, recent, every // 2, random) + _sample(memory, older, every // 2, random)
     yield from _cycle(episodes, every, random)
-    cache.update(recent)
-    recent = _load_new(directory, cache)
-    if not cache and not recent:
-      raise ConfigError(f'no readable episodes left in {directory}.')
+    recent = memory.refresh()
+    _require_episodes(memory)
 
 
-def reload_loader(directory, every, random):
-  """Rereads every file from disk each round, in random order."""
-  del every
+def reload_loader(directory, every, random, size=None):
+  """Rereads every file from disk each round, in random order (nothing is kept in memory)."""
+  del every, size
   while True:
     names = filenames(directory)
     if not names:
@@ -248,9 +285,9 @@ def reload_loader(directory, every, random):
         yield episode
 
 
-def dummy_loader(directory, every, random):
+def dummy_loader(directory, every, random, size=None):
   """Random data with the dtypes and length of one real episode (seed 0, as the original)."""
-  del every, random
+  del every, random, size
   template = first_readable(directory)
   generator = np.random.RandomState(0)
   while True:
@@ -276,10 +313,11 @@ def first_readable(directory):
   raise ConfigError(f'no readable episodes in {directory}; the seed episodes must be collected first.')
 
 
-def chunks(directory, loader, every, length, num_chunks, seed=None):
-  """An endless generator of chunks of the episodes in `directory`."""
+def chunks(directory, loader, every, length, num_chunks, seed=None, size=None):
+  """An endless generator of chunks of the episodes in `directory`; the loaders that keep episodes in
+  memory keep the newest `size` steps of them (None: every one)."""
   random = np.random.RandomState(seed)
   if not filenames(directory):
     raise ConfigError(f'no episodes in {directory}; the seed episodes must be collected first.')
-  for episode in LOADERS[loader](directory, every, random):
+  for episode in LOADERS[loader](directory, every, random, size):
     yield from chunk(episode, length, num_chunks, random)
