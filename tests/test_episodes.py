@@ -115,6 +115,24 @@ def test_dataset_batches_preprocessed_chunks(tmp_path):
   np.testing.assert_array_equal(np.diff(batch['reward'].numpy(), axis=1), np.ones((3, 9)))
 
 
+
+def test_dataset_holds_only_the_keys_asked_for(tmp_path):
+  """A model of state vectors is sent the keys it reads, not the images the episodes also store."""
+  write_episodes(tmp_path, [21, 21])
+  for index, name in enumerate(sorted(os.listdir(tmp_path))):  # A state component beside the image.
+    episode = episodes.load(os.path.join(tmp_path, name))
+    episode['position'] = np.arange(42, dtype=np.float32).reshape(21, 2) + 100 * index
+    np.savez(os.path.join(tmp_path, name), **episode)
+  keys = ('action', 'reward', 'position')
+  batch = next(iter(dataset.dataset(str(tmp_path), [3, 10], seed=0, keys=keys)))
+  assert sorted(batch) == sorted(keys) == sorted(dataset.batch_spec(str(tmp_path), [3, 10], keys))
+  assert batch['position'].shape == (3, 10, 2)
+  # The same chunks as the batch of every key: filtering does not change what is drawn.
+  full = next(iter(dataset.dataset(str(tmp_path), [3, 10], seed=0)))
+  assert 'image' in full
+  np.testing.assert_array_equal(full['position'].numpy(), batch['position'].numpy())
+
+
 # Replay memory: the loaders that keep episodes keep the newest `size` steps.
 
 def write_ordered(directory, lengths, first=0):

@@ -59,6 +59,12 @@ class WorldModel(tf.Module):
     return ('image',) * ('image' in self.observations) + tuple(self.state_components)
 
   @property
+  def data_keys(self):
+    """The keys of an episode that training reads: the action, the reward, the observations the model
+    reads, the diagnostics' components."""
+    return ('action', 'reward') + self.input_keys + tuple(self.state_heads)
+
+  @property
   def heads(self):
     """Every head by the name of its target: the observations' decoders, the reward, the
     diagnostics."""

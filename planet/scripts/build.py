@@ -128,11 +128,12 @@ def replay_size(params, phase='train'):
   return size if size is None or phase == 'train' else size // configs.TEST_REPLAY_SHARE
 
 
-def dataset(params, directory, seed=None, phase='train'):
+def dataset(params, directory, seed=None, phase='train', keys=None):
+  """The batches of a phase's episodes; `keys` what they hold (None: every key of the episodes)."""
   from planet.tools import dataset as dataset_lib
   return dataset_lib.dataset(
       directory, params['batch_shape'], params['loader'], params['loader_every'],
-      params['num_chunks'], params['image_bits'], seed, replay_size(params, phase))
+      params['num_chunks'], params['image_bits'], seed, replay_size(params, phase), keys)
 
 
 class Simulations:
@@ -177,10 +178,11 @@ def trainer(params, logdir, task_list=None):
     tf.random.set_seed(seeding.derive(params['seed'], 'initial weights'))
   world_model = model(params, action_size, shapes)
   update = learner(params, world_model)
-  update.compile(dataset_lib.batch_spec(train_dir, params['batch_shape']))
+  update.compile(dataset_lib.batch_spec(train_dir, params['batch_shape'], world_model.data_keys))
 
   def make_dataset(phase, seed):
-    return dataset(params, os.path.join(logdir, f'{phase}_episodes'), seed, phase)
+    return dataset(params, os.path.join(logdir, f'{phase}_episodes'), seed, phase,
+                   world_model.data_keys)
 
   return trainer_lib.Trainer(
       logdir, update, schedule(params), task_list, make_dataset, Simulations(params, world_model),

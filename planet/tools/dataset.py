@@ -9,33 +9,35 @@ from planet.tools import episodes
 from planet.tools import preprocess
 
 
-def spec(directory, length):
-  """The TensorSpec of one chunk, read from the first readable episode of `directory` (chunks leave
-  out its `terminal` flag)."""
+def spec(directory, length, keys=None):
+  """The TensorSpec of one chunk, read from the first readable episode of `directory`: its `keys`
+  (None: every one; chunks leave out the `terminal` flag)."""
   episode = episodes.first_readable(directory)
   return {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype))
-          for k, v in episode.items() if k != 'terminal'}
+          for k, v in episode.items() if k != 'terminal' and (keys is None or k in keys)}
 
 
-def batch_spec(directory, batch_shape):
+def batch_spec(directory, batch_shape, keys=None):
   """The TensorSpec of one batch, as `dataset` yields it (images preprocessed to float32; episodes of
   an env that renders no image have none)."""
   batch, length = batch_shape
   result = {k: tf.TensorSpec((batch,) + tuple(v.shape), v.dtype)
-            for k, v in spec(directory, length).items()}
+            for k, v in spec(directory, length, keys).items()}
   if 'image' in result:
     result['image'] = tf.TensorSpec(result['image'].shape, tf.float32)
   return result
 
 
 def dataset(directory, batch_shape, loader='recent', loader_every=1000, num_chunks=1, image_bits=5,
-            seed=None, replay_size=None):
+            seed=None, replay_size=None, keys=None):
   """Batches of `batch_shape` [B, T] chunks of the episodes in `directory`, images preprocessed. The
-  `recent` and `cache` loaders keep the newest `replay_size` steps of episodes in memory (None: all)."""
+  `recent` and `cache` loaders keep the newest `replay_size` steps of episodes in memory (None: all).
+  Batches hold the episodes' `keys` only (None: every one): a model of state vectors is not sent the
+  images its episodes also store."""
   batch, length = batch_shape
   generator = functools.partial(
-      episodes.chunks, directory, loader, loader_every, length, num_chunks, seed, replay_size)
-  data = tf.data.Dataset.from_generator(generator, output_signature=spec(directory, length))
+      episodes.chunks, directory, loader, loader_every, length, num_chunks, seed, replay_size, keys)
+  data = tf.data.Dataset.from_generator(generator, output_signature=spec(directory, length, keys))
   data = data.batch(batch, drop_remainder=True)
 
   def process(batch):

@@ -313,11 +313,13 @@ def first_readable(directory):
   raise ConfigError(f'no readable episodes in {directory}; the seed episodes must be collected first.')
 
 
-def chunks(directory, loader, every, length, num_chunks, seed=None, size=None):
-  """An endless generator of chunks of the episodes in `directory`; the loaders that keep episodes in
-  memory keep the newest `size` steps of them (None: every one)."""
+def chunks(directory, loader, every, length, num_chunks, seed=None, size=None, keys=None):
+  """An endless generator of chunks of the `keys` (None: every one) of the episodes in `directory`;
+  the loaders that keep episodes in memory keep the newest `size` steps of them (None: every one)."""
   random = np.random.RandomState(seed)
   if not filenames(directory):
     raise ConfigError(f'no episodes in {directory}; the seed episodes must be collected first.')
   for episode in LOADERS[loader](directory, every, random, size):
+    if keys is not None:
+      episode = {k: v for k, v in episode.items() if k in keys or k == 'terminal'}
     yield from chunk(episode, length, num_chunks, random)
