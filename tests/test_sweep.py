@@ -22,6 +22,7 @@ from planet.scripts import configs
 from planet.scripts import fetch_events
 from planet.scripts import results
 from planet.scripts import sweep
+from planet.training import running
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +96,7 @@ def test_sweep_runs_are_laid_out_as_train_script_runs(grid):
   seeds = []
   for name in RUNS:
     rundir = os.path.join(logdir, name)
-    assert results.run_state(rundir) == 'done'
+    assert running.state(rundir) == 'done'
     assert not os.path.exists(os.path.join(rundir, 'FAIL'))
     params = configs.load(os.path.join(rundir, 'params.yaml'))
     assert params == configs.resolve(params)  # complete and valid, as the train script writes it
@@ -221,20 +222,10 @@ def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
     assert f.read().count('Sweep run planet/dummy/00001') == 1  # not retried
   assert 'attempt 2' not in out
   resumable = os.path.join(logdir, 'planet', 'dummy', '00002')
-  assert results.run_state(resumable) == 'started'  # neither DONE nor FAIL
+  assert running.state(resumable) == 'started'  # neither DONE nor FAIL
   with open(os.path.join(resumable, 'log.txt')) as f:
     assert re.search(r'Interrupted; saving a checkpoint at step [1-9]\d*\.', f.read())
   assert not os.path.exists(os.path.join(logdir, 'results.md'))
-
-
-def test_run_states(tmp_path):
-  for name, files, state in (('a', (), 'new'), ('b', ('PING',), 'started'),
-                             ('c', ('params.yaml',), 'started'), ('d', ('PING', 'DONE'), 'done'),
-                             ('e', ('DONE', 'FAIL'), 'failed'), ('f', ('FAIL',), 'failed')):
-    os.makedirs(tmp_path / name)
-    for file in files:
-      (tmp_path / name / file).write_text('\n')
-    assert results.run_state(str(tmp_path / name)) == state
 
 
 def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from planet.tools import atomic
 from planet.tools import episodes
 from planet.tools import schedule as schedule_lib
 from planet.tools import seeding
@@ -44,7 +45,7 @@ class Trainer:
     self.batch = schedule.batch
     self.dirs = {phase: os.path.join(logdir, f'{phase}_episodes') for phase in ('train', 'test')}
     for directory in self.dirs.values():
-      episodes.clean_temporary(directory)
+      atomic.remove_temporary(directory)
     self.index = {phase: episodes.Index(directory) for phase, directory in self.dirs.items()}
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
     self.checkpoints = checkpoints_lib.Checkpoints(tf.train.Checkpoint(
