@@ -1,11 +1,11 @@
-"""Files written atomically: a reader (or a resumed run) sees the old file or the new one, never half of one.
+"""Files written atomically: a reader or a resumed run sees the old file or the new one, never half.
 
 The content goes to a hidden temp file beside the target, `.<name>.<pid>-<thread>.tmp` (same directory,
 so the rename stays on one file system; the process and thread keep concurrent writers apart), which
 `os.replace` then renames over the target. A write that raises removes its temp file and leaves the old
 file as it was; one killed outright leaves the temp file, which the episode folders clean on resume
-(`remove_temporary`). No fsync, as none of the writes had one: a killed process loses nothing that
-reached the kernel, and a machine crash is not what the rename guards against.
+(`remove_temporary`). No fsync, as none of the writes had one: the rename guards against a killed
+process (the kernel keeps what it wrote), not against a machine that crashes before it writes back.
 """
 
 import glob

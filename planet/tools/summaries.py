@@ -99,13 +99,20 @@ def open_loop(model, data, context=OPEN_LOOP_CONTEXT):
 
 
 def log_model(model, data, step, bits=5):
-  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer."""
+  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer (none:
+  nothing is written); returns its scalars, {tag: float}."""
+  scalars = {}
+
+  def scalar(name, value):
+    tf.summary.scalar(name, value, step=step)
+    scalars[name] = value
+
   truth = preprocess.postprocess(data['image'], bits).numpy()
   image('data/image', strip(truth), step)
   embedding = model.encoder(data['image'])
   posterior, prior = model.cell.observe(embedding, data['action'])
   for key, value in state_statistics(model.cell, prior, posterior).items():
-    tf.summary.scalar(f'closedloop/state/{key}', value, step=step)
+    scalar(f'closedloop/state/{key}', value)
   states = {'closedloop': posterior, 'openloop': open_loop(model, data)}
   for name, state in states.items():
     features = model.cell.features(state)
@@ -116,8 +123,7 @@ def log_model(model, data, step, bits=5):
     image(f'{name}/image/change', strip((change + 1) / 2), step)
     gif(f'{name}/image/animation', np.concatenate([truth, prediction], 2), step)
     reward = model.reward(features).numpy()
-    tf.summary.scalar(f'{name}/reward/abs_error',
-                      float(np.abs(reward - data['reward'].numpy()).mean()), step=step)
+    scalar(f'{name}/reward/abs_error', float(np.abs(reward - data['reward'].numpy()).mean()))
     if name == 'openloop':
       line_plot('openloop/reward/prediction', {
           'truth': data['reward'].numpy()[0], 'prediction': reward[0]}, step,
@@ -125,4 +131,5 @@ def log_model(model, data, step, bits=5):
   open_state = tf.nest.map_structure(lambda x: x[:, OPEN_LOOP_CONTEXT:], states['openloop'])
   closed = tf.nest.map_structure(lambda x: x[:, OPEN_LOOP_CONTEXT:], posterior)
   for key, value in state_statistics(model.cell, open_state, closed).items():
-    tf.summary.scalar(f'openloop/state/{key}', value, step=step)
+    scalar(f'openloop/state/{key}', value)
+  return scalars
