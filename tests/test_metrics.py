@@ -7,6 +7,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from planet.scripts import configs
@@ -71,7 +72,7 @@ def test_a_run_begun_without_metrics_jsonl_gets_its_earlier_values_first(tmp_pat
   path = str(tmp_path / 'metrics.jsonl')
   history = {'train': {'loss': [(10.0, 0, 4.0), (30.0, 20, 3.0)], 'step': [(10.0, 0, 0.0)]},
              'test': {'trainer/test/score': [(20.0, 5, 7.0)], 'dataset/episodes': [(20.5, 5, 2.0)]}}
-  writer = metrics.Writer(path, history)
+  writer = metrics.Writer(path, lambda: history)
   assert writer.last == {'train': 20, 'test': 5}
   writer.write('test', 15, {'trainer/test/score': 8.0}, wall_time=40.0)
   writer.close()
@@ -81,7 +82,7 @@ def test_a_run_begun_without_metrics_jsonl_gets_its_earlier_values_first(tmp_pat
                                     'trainer/test/score': 7.0, 'dataset/episodes': 2.0}
   assert metrics.lines(path)[0]['scalar/step'] == 0.0
   # Only a file that does not exist yet is filled in: an existing one is the record.
-  metrics.Writer(path, {'test': {'trainer/test/score': [(50.0, 99, 1.0)]}}).close()
+  metrics.Writer(path, lambda: pytest.fail('read the event files of a run with metrics.jsonl')).close()
   assert steps(path, 'test') == [5, 15]
 
 

@@ -48,6 +48,7 @@ def test_a_resumed_run_s_event_file_replaces_values_from_its_first_step_on(tmp_p
 
   def scores():
     found = events.read(os.path.join(rundir, 'test'), ['trainer/test/score'])
+    assert events.last_step(os.path.join(rundir, 'test')) == found.last_step  # from the headers
     return found.last_step, {step: value for _, step, value in found.scalars['trainer/test/score']}
 
   assert scores() == (3000, {0: 1.0, 1000: 20.0, 2000: 30.0})

@@ -23,6 +23,20 @@ def files(directory):
   return sorted(glob.glob(os.path.join(glob.escape(directory), '*tfevents*')))
 
 
+def _spans(path):
+  """(offset, length) of the data of each complete record of a TFRecord file, from the headers alone."""
+  size = os.path.getsize(path)
+  with open(path, 'rb') as f:
+    offset = 0
+    while offset + 12 <= size:
+      f.seek(offset)
+      length, = struct.unpack('<Q', f.read(12)[:8])
+      if offset + 12 + length + 4 > size:
+        return
+      yield offset + 12, length
+      offset += 12 + length + 4
+
+
 def records(path):
   """The data of each record of a TFRecord file, up to the first record cut short."""
   with open(path, 'rb') as f:
@@ -35,6 +49,28 @@ def records(path):
       if len(data) < length or len(f.read(4)) < 4:
         return
       yield data
+
+
+def last_step(directory):
+  """The largest step of a summary in the event files of `directory` (-1 without any), reading only
+  the record headers and the last summary of each file: a writer writes its steps in increasing order
+  (the trainer's writers do), so its last summary has its largest step. Seconds instead of minutes for
+  the gigabytes of images of a long run."""
+  from google.protobuf.message import DecodeError
+  from tensorboard.compat.proto import event_pb2
+  last = -1
+  for path in files(directory):
+    with open(path, 'rb') as f:
+      for offset, length in reversed(list(_spans(path))):
+        f.seek(offset)
+        try:
+          event = event_pb2.Event.FromString(f.read(length))
+        except DecodeError:
+          continue
+        if event.summary.value:
+          last = max(last, event.step)
+          break
+  return last
 
 
 def matcher(tags):

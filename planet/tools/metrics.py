@@ -119,17 +119,17 @@ def _from_history(history):
 class Writer:
   """Appends the lines of one run's metrics file. `last[phase]` is the newest step of a phase in the
   file (-1 without any) and `newest[phase]` the values of its newest line, known from the file when it
-  opens. A run begun by a version without metrics.jsonl passes the scalars of its event files as
-  `history`, {phase: {tag: [(wall_time, step, value)]}}: they become the file's first lines, so that
-  the file holds the whole run."""
+  opens. For a file that does not exist yet, `history()` gives the scalars of a run begun by a version
+  without metrics.jsonl, {phase: {tag: [(wall_time, step, value)]}} read from its event files: they
+  become the file's first lines, so that the file holds the whole run."""
 
   def __init__(self, path, history=None):
     self.path = path
     complete, size = _complete(path)
     if len(complete) < size:  # A line cut short by a kill: the step is written again on resume.
       os.truncate(path, len(complete))
-    elif not size and not os.path.exists(path) and history:
-      atomic.write(path, _from_history(history))
+    elif not os.path.exists(path) and history:
+      atomic.write(path, _from_history(history()))
     self.last, self.newest = {}, {}
     for line in lines(path):
       if line['step'] >= self.last.get(line['phase'], -1):

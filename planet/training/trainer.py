@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from planet.tools import atomic
 from planet.tools import episodes
+from planet.tools import events
 from planet.tools import metrics
 from planet.tools import schedule as schedule_lib
 from planet.tools import seeding
@@ -66,8 +67,8 @@ class Trainer:
     self._simulations = {}
     self.writers = {phase: writers.Writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
     # A run begun without metrics.jsonl gets the scalars of its event files into it first.
-    self.metrics = metrics.Writer(os.path.join(logdir, metrics.FILENAME),
-                                  {phase: writer.scalars for phase, writer in self.writers.items()})
+    self.metrics = metrics.Writer(os.path.join(logdir, metrics.FILENAME), lambda: {
+        phase: events.read(writer.directory).scalars for phase, writer in self.writers.items()})
     self.progress = schedule_lib.Progress(schedule.max_steps, start)
     self.progress.score = self.metrics.newest.get('test', {}).get('trainer/test/score')  # resumed
     self._metrics = collections.defaultdict(list)  # printed means, train phase only

@@ -2,8 +2,9 @@
 
 A run resumes from its last checkpoint and replays the steps after it; their summaries were written
 before the kill (the trainer writes a step's summaries before the checkpoint that claims it). Each
-writer reads the newest step already in its event files when it opens and skips writes at or before
-it, so the events of a killed-and-resumed run hold every step once.
+writer reads the newest step already in its event files when it opens (from the last record of each
+file: it writes its steps in increasing order) and skips writes at or before it, so the events of a
+killed-and-resumed run hold every step once.
 """
 
 import tensorflow as tf
@@ -17,9 +18,7 @@ class Writer:
 
   def __init__(self, directory):
     self.directory = directory
-    found = events.read(directory)  # what the event files hold already
-    self.written = found.last_step
-    self.scalars = found.scalars  # {tag: [(wall_time, step, value)]}
+    self.written = events.last_step(directory)
     self._writer = tf.summary.create_file_writer(directory)
 
   def due(self, step):
