@@ -41,9 +41,13 @@ def test_lines_hold_every_scalar_of_a_step_and_reopening_skips_written_steps(tmp
   assert reopened.write('train', 20, {'loss': 1.0}, wall_time=104.0)
   reopened.close()
   assert steps(path, 'train') == [0, 10, 20] and steps(path, 'test') == [5, 15]
+  with open(path, 'a') as f:  # written by another tool, without spaces
+    f.write('{"step":25,"phase":"test","time":105.0,"loss":0.5}\n')
+  assert [line['step'] for line in metrics.lines(path, 'test')] == [5, 15, 25]
+  assert [line['step'] for line in metrics.lines(path, 'train')] == [0, 10, 20]
   found = metrics.read(path)
   assert found['train']['step'] == [(100.0, 0, 0.0), (102.0, 10, 10.0)]
-  assert found['test']['loss'] == [(101.0, 5, 3.0)]
+  assert found['test']['loss'] == [(101.0, 5, 3.0), (105.0, 25, 0.5)]
   score = found['test']['trainer/test/score']
   assert score[0] == (101.0, 5, 812.25) and math.isnan(score[1][2])
 

@@ -36,39 +36,35 @@ DPI = 200
 COLUMN_WIDTH, ROW_HEIGHT, LEGEND_LINE = 4.0, 3.0, 0.2  # inches
 
 
-def read_scores(logdir, tags):
-  """{tag: {step: value}} of the test-phase scalars `tags` of a run: from its metrics.jsonl, or from
-  its `test/` event files for a run without one."""
-  values = metrics.scalars(logdir, 'test', tags)
-  return {tag: {step: value for _, step, value in values.get(tag, [])} for tag in tags}
+def _curves(logdir, tags, per_episodes=1):
+  """{name: (episodes [N], scores [N])} of the test-phase scalars {name: tag} of a run against its
+  collected episodes divided by `per_episodes`: from its metrics.jsonl, or from its `test/` event
+  files for a run without one."""
+  values = metrics.scalars(logdir, 'test', list(tags.values()) + ['dataset/episodes'])
+  counts = {step: value for _, step, value in values.get('dataset/episodes', [])}
+  result = {}
+  for name, tag in tags.items():
+    scores = {step: value for _, step, value in values.get(tag, []) if step in counts}
+    result[name] = (np.array([counts[s] / per_episodes for s in sorted(scores)]),
+                    np.array([scores[s] for s in sorted(scores)]))
+  return result
 
 
 def run_curve(logdir):
   """(task name, episodes [N], scores [N]) of one run directory."""
   params = configs.load(os.path.join(logdir, 'params.yaml'))
   task = '+'.join(params['tasks'])
-  values = read_scores(logdir, ('trainer/test/score', 'dataset/episodes'))
-  scores, counts = values['trainer/test/score'], values['dataset/episodes']
-  steps = sorted(set(scores) & set(counts))
-  return task, np.array([counts[s] for s in steps]), np.array([scores[s] for s in steps])
+  return (task, *_curves(logdir, {task: 'trainer/test/score'})[task])
 
 
 def task_curves(logdir):
   """{task: (episodes [N], scores [N])} of one run directory. A run of several tasks (one agent, all
   tasks) gives each task its own test returns (`simulation/test_main_<task>/return`) against the
   episodes collected per task (all of them divided by the number of tasks)."""
-  params = configs.load(os.path.join(logdir, 'params.yaml'))
-  if len(params['tasks']) == 1:
-    task, episodes, scores = run_curve(logdir)
-    return {task: (episodes, scores)}
-  tags = {task: f'simulation/test_main_{task}/return' for task in params['tasks']}
-  values = read_scores(logdir, list(tags.values()) + ['dataset/episodes'])
-  counts, result = values['dataset/episodes'], {}
-  for task, tag in tags.items():
-    steps = sorted(set(values[tag]) & set(counts))
-    result[task] = (np.array([counts[s] / len(tags) for s in steps]),
-                    np.array([values[tag][s] for s in steps]))
-  return result
+  tasks = configs.load(os.path.join(logdir, 'params.yaml'))['tasks']
+  if len(tasks) == 1:
+    return _curves(logdir, {tasks[0]: 'trainer/test/score'})
+  return _curves(logdir, {task: f'simulation/test_main_{task}/return' for task in tasks}, len(tasks))
 
 
 def aggregate(curves):

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 
 from planet.tools import atomic
@@ -53,12 +54,25 @@ def _complete(path):
   return data[:data.rfind(b'\n') + 1], len(data)
 
 
-def lines(path):
-  """The complete lines of a metrics file as dicts, in file order ([] without the file). A line that
-  is not a JSON object with a step and a phase is skipped, with one warning naming the file."""
+def _lines_of(data, phase):
+  """The lines of `data` (bytes) whose "phase" field is `phase`, found by a search for the field."""
+  last = -1
+  for match in re.finditer(rb'"phase":\s*"%s"' % re.escape(phase.encode()), data):
+    start = data.rfind(b'\n', 0, match.start()) + 1
+    if start != last:  # a line once, whatever else in it looks like the field
+      last = start
+      yield data[start:data.find(b'\n', match.end())]
+
+
+def lines(path, phase=None):
+  """The complete lines of a metrics file as dicts, in file order ([] without the file); with `phase`,
+  only that phase's, found by their "phase" field before any line is decoded (a reader of the test
+  scores skips the ten times as many train lines). A line that is not a JSON object with a step and a
+  phase is skipped, with one warning naming the file."""
   data, _ = _complete(path)
+  texts = data.splitlines() if phase is None else _lines_of(data, phase)
   result, bad = [], 0
-  for text in data.splitlines():
+  for text in texts:
     try:
       line = json.loads(text)
       if not (isinstance(line, dict) and isinstance(line.get('step'), int) and 'phase' in line):
@@ -66,23 +80,27 @@ def lines(path):
     except ValueError:
       bad += 1
       continue
-    result.append(line)
+    if phase is None or line['phase'] == phase:
+      result.append(line)
   if bad:
     log.warning(f'Warning: skipped {bad} unreadable lines of {path}.')
   return result
 
 
-def read(path, tags='*'):
+def read(path, tags='*', phase=None):
   """{phase: {tag: [(wall_time, step, value)]}} of the scalars matching `tags` (an fnmatch glob or a
-  collection of tag names) in a metrics file, sorted by step; a step written twice counts once, with
-  its later line."""
-  wanted = events.matcher(tags)
+  collection of tag names) in a metrics file (of one `phase`, or of all), sorted by step; a step
+  written twice counts once, with its later line."""
+  wanted, keys = events.matcher(tags), None  # keys: {key: tag} of the tags named
+  if not isinstance(tags, str):
+    keys = {_key(tag): tag for tag in tags}
   result = {}
-  for line in lines(path):
+  for line in lines(path, phase):
     found = result.setdefault(line['phase'], {})
-    for key, value in line.items():
-      tag = _tag(key)
-      if key not in FIELDS and wanted(tag) and isinstance(value, (int, float)):
+    named = keys or {key: _tag(key) for key in line if key not in FIELDS and wanted(_tag(key))}
+    for key, tag in named.items():
+      value = line.get(key)
+      if isinstance(value, (int, float)):
         found.setdefault(tag, {})[line['step']] = (line.get('time', math.nan), float(value))
   return {phase: {tag: [(t, step, v) for step, (t, v) in sorted(values.items())]
                   for tag, values in found.items()} for phase, found in result.items()}
@@ -93,7 +111,7 @@ def scalars(run, phase, tags='*'):
   `run`/metrics.jsonl, or from the event files in `run`/`phase` for a run without it."""
   path = os.path.join(run, FILENAME)
   if os.path.exists(path):
-    return read(path, tags).get(phase, {})
+    return read(path, tags, phase).get(phase, {})
   return events.read(os.path.join(run, phase), tags).scalars
 
 
