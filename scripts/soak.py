@@ -8,7 +8,8 @@ written: it watches for their temp files), reruns the same command after each ki
 finish. It prints, and exits 1 when any fails:
 
   every episode file loads; every episode is distinct (content hash); the train and test episode counts
-  equal the reference's; the events hold every score step of the reference exactly once; the checkpoint
+  equal the reference's; the events hold every score step of the reference exactly once; metrics.jsonl
+  has the reference's lines (phase and step), each once, and no line cut short; the checkpoint
   a resume starts from never goes back; no temp files are left; one DONE and no FAIL.
 
 Not part of the test suite (it takes about 10 minutes on 2 cores); run it after touching the trainer,
@@ -100,6 +101,16 @@ def score_steps(run):
   return [event.step for event in accumulator.Tensors('trainer/test/score')]
 
 
+def metrics_layout(run):
+  """(phase, step) of every line of a run's metrics.jsonl, or None when its last line is cut short."""
+  from planet.tools import metrics
+  path = os.path.join(run, metrics.FILENAME)
+  with open(path, 'rb') as f:
+    if not f.read().endswith(b'\n'):
+      return None
+  return [(line['phase'], line['step']) for line in metrics.lines(path)]
+
+
 def resumed_steps(text):
   return [int(step) for step in re.findall(r'^Resuming from \S+ at step (\d+)\.$', text, re.M)]
 
@@ -169,6 +180,9 @@ def main():
   ours, theirs = score_steps(run), score_steps(run_ref)
   checks.append(('every score step once', ours == theirs,
                  f'{len(ours)} scores at steps {ours[:3]}..{ours[-3:]} vs {len(theirs)}'))
+  ours, theirs = metrics_layout(run), metrics_layout(run_ref)
+  checks.append(('metrics.jsonl: whole lines, each step once', ours == theirs and ours is not None,
+                 'a line cut short' if ours is None else f'{len(ours)} lines vs {len(theirs or [])}'))
   checks.append(('resumes never went back', resumes == sorted(resumes),
                  f'resumed at steps {resumes}'))
   leftovers = (glob.glob(os.path.join(run, '**', '.*.tmp'), recursive=True) +
