@@ -19,9 +19,9 @@ import pytest
 
 from conftest import REPO
 from planet.scripts import configs
-from planet.scripts import fetch_events
 from planet.scripts import results
 from planet.scripts import sweep
+from planet.tools import metrics
 from planet.training import running
 
 pytestmark = pytest.mark.slow
@@ -64,9 +64,9 @@ def stop(process):
       os.killpg(process.pid, signal.SIGKILL)
 
 
-def event_scores(rundir):
-  """[score] of a run as fetch_events reads them (its own reader, TensorBoard's resume handling)."""
-  rows = fetch_events.scalars(os.path.join(rundir, 'test'), 'trainer/test/score')
+def run_scores(rundir):
+  """[score] of a run as the results read them: from its metrics.jsonl, or from its test/ events."""
+  rows = metrics.scalars(rundir, 'test', ['trainer/test/score'])
   return [value for _, _, value in rows['trainer/test/score']]
 
 
@@ -127,7 +127,7 @@ def test_results_table_has_the_runs_scores(grid):
   for row in rows:
     finals = {}
     for index in ('00001', '00002'):
-      scores = event_scores(os.path.join(logdir, 'planet', row['task'], index))
+      scores = run_scores(os.path.join(logdir, 'planet', row['task'], index))
       assert all(np.isfinite(scores))
       assert len(scores) == 2  # one per test phase, also in the run that was killed and resumed
       finals[index] = np.mean(scores[-10:])
@@ -245,7 +245,7 @@ def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):
   captured = capsys.readouterr()
   assert ': 2 runs (1 experiments x 1 tasks x 2 seeds): 1 done, 1 failed, 0 to run.' in captured.out
   assert captured.err.endswith('1 runs not finished: planet/dummy/00002.\n')
-  final = np.mean(event_scores(os.path.join(logdir, 'planet', 'dummy', '00001'))[-10:])
+  final = np.mean(run_scores(os.path.join(logdir, 'planet', 'dummy', '00001'))[-10:])
   with open(os.path.join(logdir, 'results.md')) as f:
     assert f'| planet | dummy | {final:.1f} ± 0.0 | 1 of 2 (1 failed) | 2.0 |' in f.read()
 
