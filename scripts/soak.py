@@ -8,10 +8,10 @@ it watches for their temp files, and some soon after a new checkpoint is on disk
 command after each kill, and finally lets it finish. It prints, and exits 1 when any fails:
 
   every episode file loads; every episode is distinct (content hash); the train and test episode counts
-  equal the reference's; the events hold every score step of the reference exactly once; the checkpoints
-  left on disk are the reference's (the same steps, none leaked by a resume, no data file without its
-  index); the checkpoint a resume starts from never goes back; no temp files are left; one DONE and no
-  FAIL.
+  equal the reference's; the events hold every score step of the reference exactly once; metrics.jsonl
+  has the reference's lines (phase and step), each once, and no line cut short; the checkpoints left on
+  disk are the reference's (the same steps, none leaked by a resume, no data file without its index);
+  the checkpoint a resume starts from never goes back; no temp files are left; one DONE and no FAIL.
 
 Not part of the test suite (it takes about 10 minutes on 2 cores); run it after touching the trainer,
 the runs or the episode store.
@@ -119,6 +119,16 @@ def orphans(run):
           if not os.path.exists(p.split('.data-')[0] + '.index')]
 
 
+def metrics_layout(run):
+  """(phase, step) of every line of a run's metrics.jsonl, or None when its last line is cut short."""
+  from planet.tools import metrics
+  path = os.path.join(run, metrics.FILENAME)
+  with open(path, 'rb') as f:
+    if not f.read().endswith(b'\n'):
+      return None
+  return [(line['phase'], line['step']) for line in metrics.lines(path)]
+
+
 def resumed_steps(text):
   return [int(step) for step in re.findall(r'^Resuming from \S+ at step (\d+)\.$', text, re.M)]
 
@@ -193,6 +203,9 @@ def main():
   checks.append(('checkpoints as uninterrupted', ours == theirs and not strays,
                  f'{len(ours)} at steps {ours} vs {len(theirs)} at {theirs}'
                  + (f'; {len(strays)} data files without an index' if strays else '')))
+  ours, theirs = metrics_layout(run), metrics_layout(run_ref)
+  checks.append(('metrics.jsonl: whole lines, each step once', ours == theirs and ours is not None,
+                 'a line cut short' if ours is None else f'{len(ours)} lines vs {len(theirs or [])}'))
   checks.append(('resumes never went back', resumes == sorted(resumes),
                  f'resumed at steps {resumes}'))
   leftovers = (glob.glob(os.path.join(run, '**', '.*.tmp'), recursive=True) +

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from planet.scripts import configs
 from planet.scripts import plot_scores
+from planet.tools import events
 
 
 def write_run(rundir, task, scores, episodes, start=0):
@@ -37,22 +38,27 @@ def test_run_curve_and_aggregate(tmp_path):
   assert plot_scores.PAPER['cheetah_run']['PlaNet'] == 662
 
 
-def test_read_scalars_takes_a_resumed_run_s_values_from_its_first_step_on(tmp_path):
+def test_a_resumed_run_s_event_file_replaces_values_from_its_first_step_on(tmp_path):
   # A resumed run writes a second event file whose steps start again at its checkpoint; as in
   # TensorBoard, it replaces the older file's values from that step on.
   rundir = str(tmp_path / '00001')
   write_run(rundir, 'walker_walk', [1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8])
   write_run(rundir, 'walker_walk', [20.0, 30.0], [6, 7], start=1)
   assert len(os.listdir(os.path.join(rundir, 'test'))) == 2
-  values = plot_scores.read_scalars(os.path.join(rundir, 'test'), ['trainer/test/score'])
-  assert values == {'trainer/test/score': {0: 1.0, 1000: 20.0, 2000: 30.0}}
-  _, episodes, scores = plot_scores.run_curve(rundir)
-  assert episodes.tolist() == [5, 6, 7] and scores.tolist() == [1, 20, 30]
+
+  def scores():
+    found = events.read(os.path.join(rundir, 'test'), ['trainer/test/score'])
+    assert events.last_step(os.path.join(rundir, 'test')) == found.last_step  # from the headers
+    return found.last_step, {step: value for _, step, value in found.scalars['trainer/test/score']}
+
+  assert scores() == (3000, {0: 1.0, 1000: 20.0, 2000: 30.0})
+  _, episodes, values = plot_scores.run_curve(rundir)
+  assert episodes.tolist() == [5, 6, 7] and values.tolist() == [1, 20, 30]
   # The last record of a killed writer can be cut short: the records before it still count.
   newest = sorted(os.listdir(os.path.join(rundir, 'test')))[-1]
   with open(os.path.join(rundir, 'test', newest), 'ab') as f:
     f.write(b'\x00\x01\x00\x00\x00\x00\x00\x00' + b'\x00' * 10)
-  assert plot_scores.read_scalars(os.path.join(rundir, 'test'), ['trainer/test/score']) == values
+  assert scores() == (3000, {0: 1.0, 1000: 20.0, 2000: 30.0})
 
 
 def test_plot_scores_png_at_200_dpi(tmp_path, capsys):

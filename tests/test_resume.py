@@ -18,6 +18,7 @@ from planet.scripts import build
 from planet.scripts import configs
 from planet.scripts import train
 from planet.tools import episodes
+from planet.tools import metrics
 from planet.tools import seeding
 
 pytestmark = pytest.mark.slow
@@ -58,6 +59,19 @@ def scores_in_events(logdir):
   accumulator.Reload()
   return [(e.step, float(tensor_util.make_ndarray(e.tensor_proto)))
           for e in accumulator.Tensors('trainer/test/score')]
+
+
+def metrics_lines(logdir):
+  """The lines of a run's metrics.jsonl, which ends with a whole line."""
+  path = os.path.join(logdir, metrics.FILENAME)
+  with open(path, 'rb') as f:
+    assert f.read().endswith(b'\n')
+  return metrics.lines(path)
+
+
+def scores_in_metrics(logdir):
+  return [(line['step'], line['trainer/test/score']) for line in metrics_lines(logdir)
+          if 'trainer/test/score' in line]
 
 
 def checkpoint_steps(logdir):
@@ -102,6 +116,13 @@ def test_uninterrupted_counts(uninterrupted):
   assert episodes.count(str(logdir / 'test_episodes')) == 6  # 1 seed + 5 test episodes
   assert len(set(digests(logdir))) == 11
   assert [step for step, _ in scores_in_events(logdir)] == [5, 15, 25, 35, 45]
+  assert scores_in_metrics(logdir) == list(zip([5, 15, 25, 35, 45], scores))
+  # A line per phase and summary step with every scalar: the trainer's and the model summaries'.
+  lines = metrics_lines(logdir)
+  assert [(line['phase'], line['step']) for line in lines if line['phase'] == 'test'] == [
+      ('test', step) for step in (5, 15, 25, 35, 45)]
+  assert {'trainer/test/score', 'dataset/episodes', 'objectives/image', 'loss', 'scalar/step',
+          'closedloop/state/divergence', 'openloop/reward/abs_error'} <= set(lines[-1])
 
 
 def test_resume_keeps_the_episode_counts(uninterrupted, interrupted):
@@ -127,6 +148,14 @@ def test_resume_writes_every_score_once_and_reads_back_collected_ones(interrupte
   assert attempts[2][0] == pytest.approx(attempts[1][2])
   assert [value for _, value in events] == pytest.approx(attempts[1] + attempts[2][1:])
   assert checkpoint_steps(logdir) == [40, 80, 100]
+  # metrics.jsonl across the two kills: every step once, the lines an uninterrupted run writes.
+  assert scores_in_metrics(logdir) == list(zip([5, 15, 25, 35, 45], attempts[1] + attempts[2][1:]))
+
+
+def test_metrics_jsonl_across_kills_has_the_lines_of_an_uninterrupted_run(uninterrupted, interrupted):
+  def layout(logdir):
+    return [(line['phase'], line['step'], sorted(line)) for line in metrics_lines(logdir)]
+  assert layout(interrupted[0]) == layout(uninterrupted[0])
 
 
 def test_episode_seeds_follow_the_position():
@@ -160,15 +189,21 @@ def test_a_score_survives_a_kill_right_after_its_checkpoint(tmp_path, monkeypatc
   run(tmp_path, stop_after=1)  # resumed at 40: its first score is the test phase at 50-60
   # The score of the test phase that ended at the checkpoint (summary step 15) is in the events.
   assert [step for step, _ in scores_in_events(tmp_path)] == [5, 15, 25]
+  assert [step for step, _ in scores_in_metrics(tmp_path)] == [5, 15, 25]
 
 
-def test_a_resumed_run_reports_its_last_score(copy_of_stopped):
+@pytest.mark.parametrize('version', ['with metrics.jsonl', 'earlier, without it'])
+def test_a_resumed_run_reports_its_last_score(copy_of_stopped, version):
+  if version != 'with metrics.jsonl':
+    os.remove(copy_of_stopped / metrics.FILENAME)
   params = configs.resolve(PARAMS, 'debug')
   trainer = build.trainer(params, str(copy_of_stopped))
   try:
     assert int(trainer.step) == 80
     last = scores_in_events(copy_of_stopped)[-1]
     assert last[0] == 35 and trainer.progress.score == pytest.approx(last[1])
+    # A run without metrics.jsonl gets its earlier scalars from the event files into it.
+    assert [step for step, _ in scores_in_metrics(copy_of_stopped)] == [5, 15, 25, 35]
   finally:
     trainer.close()
 

@@ -9,6 +9,7 @@ import random
 import threading
 import time
 
+from planet.tools import atomic
 from planet.training import running
 
 
@@ -117,7 +118,7 @@ def test_heartbeat_detects_a_takeover(tmp_path):
   for value in run:
     values.append(value)
     if value == 10:  # Another worker claims the run while this one works on it.
-      running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
+      atomic.write(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
   assert values == list(range(11))  # stopped at the first value after the takeover, not at the end
   assert not os.path.exists(os.path.join(logdir, 'DONE'))
   assert not os.path.exists(os.path.join(logdir, 'FAIL'))
@@ -183,7 +184,7 @@ def test_a_claim_that_never_began_is_started_not_resumed(tmp_path):
   logdir = str(tmp_path / '00001')
   os.makedirs(logdir)
   # A worker claimed the run (wrote PING) and stalled or lost the race before beginning it.
-  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": false}')
+  atomic.write(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": false}')
   calls = []
   run = running.Run(logdir, lambda logdir, how: iter([how]), lambda logdir: calls.append('start') or 'start',
                     lambda logdir: calls.append('resume') or 'resume', 'me', ping_every=0.05)
@@ -193,10 +194,10 @@ def test_a_claim_that_never_began_is_started_not_resumed(tmp_path):
   with open(os.path.join(logdir, 'PING')) as f:
     assert json.load(f)['begun'] is True
   os.remove(os.path.join(logdir, 'DONE'))
-  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": true}')
+  atomic.write(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0, "begun": true}')
   assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed
   # A PING of an older version (no field) is resumed, the safe side.
-  running._write_atomic(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
+  atomic.write(os.path.join(logdir, 'PING'), '{"worker": "other", "time": 0}')
   assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed
 
 
@@ -209,7 +210,7 @@ def test_a_ping_that_appears_while_a_worker_looks_does_not_make_a_resume(tmp_pat
   def exists(path):  # Another worker claims the run right after this worker looked for its PING.
     found = real_exists(path)
     if path == ping_path and not found:
-      running._write_atomic(ping_path, json.dumps({'worker': 'other', 'time': time.time(), 'begun': False}))
+      atomic.write(ping_path, json.dumps({'worker': 'other', 'time': time.time(), 'begun': False}))
     return found
 
   monkeypatch.setattr(os.path, 'exists', exists)
@@ -226,3 +227,20 @@ def test_an_unreadable_ping_is_fresh_by_its_file_time(tmp_path):
     running.Run(logdir, None, None, None, 'me', ping_every=1.0)
   os.utime(os.path.join(logdir, 'PING'), (time.time() - 10, time.time() - 10))
   assert running.Run(logdir, None, None, None, 'me', ping_every=0.05).resumed  # stale: resumed
+
+
+def test_run_states(tmp_path):
+  # FAIL wins over DONE, DONE over PING; params.yaml alone is a started run.
+  for name, files, state in (('a', (), 'new'), ('b', ('PING',), 'started'),
+                             ('c', ('params.yaml',), 'started'), ('d', ('PING', 'DONE'), 'done'),
+                             ('e', ('DONE', 'FAIL'), 'failed'), ('f', ('FAIL',), 'failed'),
+                             ('g', ('PING', 'DONE', 'FAIL'), 'failed')):
+    os.makedirs(tmp_path / name)
+    for file in files:
+      (tmp_path / name / file).write_text('\n')
+    assert running.state(str(tmp_path / name)) == state
+  # A worker follows the same rule: it skips a failed run as failed and a done one as done.
+  for name, reason in (('d', 'done'), ('e', 'failed'), ('g', 'failed')):
+    with pytest.raises(running.SkipRun) as skip:
+      running.Run(str(tmp_path / name), lambda logdir: iter(()), None, None, 'me')
+    assert skip.value.reason == reason

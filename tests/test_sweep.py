@@ -20,9 +20,10 @@ import pytest
 from conftest import REPO
 from conftest import wait_until
 from planet.scripts import configs
-from planet.scripts import fetch_events
 from planet.scripts import results
 from planet.scripts import sweep
+from planet.tools import metrics
+from planet.training import running
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +66,9 @@ def stop(process):
       os.killpg(process.pid, signal.SIGKILL)
 
 
-def event_scores(rundir):
-  """[score] of a run as fetch_events reads them (its own reader, TensorBoard's resume handling)."""
-  rows = fetch_events.scalars(os.path.join(rundir, 'test'), 'trainer/test/score')
+def run_scores(rundir):
+  """[score] of a run as the results read them: from its metrics.jsonl, or from its test/ events."""
+  rows = metrics.scalars(rundir, 'test', ['trainer/test/score'])
   return [value for _, _, value in rows['trainer/test/score']]
 
 
@@ -97,7 +98,7 @@ def test_sweep_runs_are_laid_out_as_train_script_runs(grid):
   seeds = []
   for name in RUNS:
     rundir = os.path.join(logdir, name)
-    assert results.run_state(rundir) == 'done'
+    assert running.state(rundir) == 'done'
     assert not os.path.exists(os.path.join(rundir, 'FAIL'))
     params = configs.load(os.path.join(rundir, 'params.yaml'))
     assert params == configs.resolve(params)  # complete and valid, as the train script writes it
@@ -128,7 +129,7 @@ def test_results_table_has_the_runs_scores(grid):
   for row in rows:
     finals = {}
     for index in ('00001', '00002'):
-      scores = event_scores(os.path.join(logdir, 'planet', row['task'], index))
+      scores = run_scores(os.path.join(logdir, 'planet', row['task'], index))
       assert all(np.isfinite(scores))
       assert len(scores) == 2  # one per test phase, also in the run that was killed and resumed
       finals[index] = np.mean(scores[-10:])
@@ -229,20 +230,10 @@ def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
     assert f.read().count('Sweep run planet/dummy/00001') == 1  # not retried
   assert 'attempt 2' not in out
   resumable = os.path.join(logdir, 'planet', 'dummy', '00002')
-  assert results.run_state(resumable) == 'started'  # neither DONE nor FAIL
+  assert running.state(resumable) == 'started'  # neither DONE nor FAIL
   with open(os.path.join(resumable, 'log.txt')) as f:
     assert re.search(r'Interrupted; saving a checkpoint at step [1-9]\d*\.', f.read())
   assert not os.path.exists(os.path.join(logdir, 'results.md'))
-
-
-def test_run_states(tmp_path):
-  for name, files, state in (('a', (), 'new'), ('b', ('PING',), 'started'),
-                             ('c', ('params.yaml',), 'started'), ('d', ('PING', 'DONE'), 'done'),
-                             ('e', ('DONE', 'FAIL'), 'failed'), ('f', ('FAIL',), 'failed')):
-    os.makedirs(tmp_path / name)
-    for file in files:
-      (tmp_path / name / file).write_text('\n')
-    assert results.run_state(str(tmp_path / name)) == state
 
 
 def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):
@@ -262,7 +253,7 @@ def test_rerun_skips_failed_runs(grid, tmp_path, capsys, monkeypatch):
   captured = capsys.readouterr()
   assert ': 2 runs (1 experiments x 1 tasks x 2 seeds): 1 done, 1 failed, 0 to run.' in captured.out
   assert captured.err.endswith('1 runs not finished: planet/dummy/00002.\n')
-  final = np.mean(event_scores(os.path.join(logdir, 'planet', 'dummy', '00001'))[-10:])
+  final = np.mean(run_scores(os.path.join(logdir, 'planet', 'dummy', '00001'))[-10:])
   with open(os.path.join(logdir, 'results.md')) as f:
     assert f'| planet | dummy | {final:.1f} ± 0.0 | 1 of 2 (1 failed) | 2.0 |' in f.read()
 

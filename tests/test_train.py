@@ -16,6 +16,7 @@ from tensorboard.util import tensor_util
 
 from planet.scripts import configs
 from planet.tools import episodes
+from planet.tools import metrics
 
 from conftest import REPO
 from conftest import wait_until
@@ -63,6 +64,8 @@ def check_debug_run(logdir, task, stdout):
   assert [step for step, _ in test['trainer/test/score']] == [5]
   score = float(re.search(r'^Score (\S+)\.$', stdout, re.M).group(1))
   assert test['trainer/test/score'][0][1] == pytest.approx(score)
+  rows = metrics.scalars(run, 'test', ['trainer/test/score'])['trainer/test/score']
+  assert [(step, value) for _, step, value in rows] == [(5, score)]  # metrics.jsonl, exact
   assert test[f'simulation/test_main_{task}/return'][0][1] == pytest.approx(score)
   assert f'collection/train_main_{task}/return' in train
   tags = lambda phase: set(event_accumulator.EventAccumulator(
@@ -184,3 +187,11 @@ def test_interrupted_run_resumes(tmp_path):
   assert len(re.findall(r'^Score ', output, re.M)) == math.ceil((MAX_STEPS - terminated_at) / 20)
   score_steps = [step for step, _ in scalars(os.path.join(run, 'test'))['trainer/test/score']]
   assert sorted(score_steps) == [5, 15, 25]
+  # metrics.jsonl across the SIGKILL and the SIGTERM: whole lines, each phase's steps once, in order.
+  with open(os.path.join(run, metrics.FILENAME), 'rb') as f:
+    assert f.read().endswith(b'\n')
+  lines = metrics.lines(os.path.join(run, metrics.FILENAME))
+  assert [line['step'] for line in lines if 'trainer/test/score' in line] == [5, 15, 25]
+  for phase in ('train', 'test'):
+    steps = [line['step'] for line in lines if line['phase'] == phase]
+    assert steps == sorted(set(steps)) and steps

@@ -7,6 +7,7 @@ of plain YAML types. Anything else is a `ConfigError` with a one-line message.
 """
 
 import difflib
+import io
 import math
 import numbers
 import os
@@ -16,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from planet.errors import ConfigError
+from planet.tools import atomic
 
 # The test episodes' share of `replay_size` is 1 / TEST_REPLAY_SHARE (they give one batch per test phase).
 TEST_REPLAY_SHARE = 10
@@ -500,10 +502,9 @@ def dump(params, path):
   """Writes params as plain, safe YAML, atomically."""
   yaml = YAML(typ='safe', pure=True)
   yaml.default_flow_style = False
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    yaml.dump(params, f)
-  os.replace(tmp, path)
+  text = io.StringIO()
+  yaml.dump(params, text)
+  atomic.write(path, text.getvalue())
 
 
 def load(path):

@@ -15,6 +15,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 
+from planet.tools import atomic
 from planet.tools import cli
 
 EXTENSIONS = ('.gif', '.mp4')
@@ -53,21 +54,17 @@ def write(frames, path, fps):
   extension = os.path.splitext(path)[1].lower()
   if extension not in EXTENSIONS:
     raise ValueError(f'animation path {path!r} must end in .gif or .mp4')
-  folder, name = os.path.split(os.path.abspath(path))
-  temp = os.path.join(folder, f'.{name}.{os.getpid()}.tmp{extension}')  # ffmpeg reads the extension.
-  try:
+
+  def encode(f):
     if extension == '.gif':
-      iio.imwrite(temp, frames, extension='.gif', duration=1000 / fps, loop=0)
+      iio.imwrite(f, frames, extension='.gif', duration=1000 / fps, loop=0)
     else:
       # libx264 needs even sizes: pad by edge replication where needed.
       pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-      if pad_h or pad_w:
-        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode='edge')
-      iio.imwrite(temp, frames, plugin='FFMPEG', fps=fps)
-    os.replace(temp, path)
-  finally:
-    if os.path.exists(temp):
-      os.remove(temp)
+      padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode='edge')
+      iio.imwrite(f, padded, plugin='FFMPEG', extension='.mp4', fps=fps)
+
+  atomic.write(path, encode)
 
 
 def _check(args):

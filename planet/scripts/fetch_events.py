@@ -3,12 +3,14 @@
   python3 -m planet.scripts.fetch_events --logdirs 'logs/*/00001' --outdir csv [--tags 'trainer*score']
 
 Every log directory matching the --logdirs glob is searched for event files, in itself and in all of its
-subfolders (a run has `train/` and `test/`). For every such folder and every tag matching --tags (an
-fnmatch glob) whose values are scalars, one file is written:
+subfolders (a run has `train/` and `test/`). A run's `metrics.jsonl` holds the scalars of its `train/`
+and `test/` folders and is read instead of their event files (much faster: those hold images and GIFs);
+the event files are read for other folders and for runs without it. For every folder and every tag
+matching --tags (an fnmatch glob) whose values are scalars, one file is written:
 
   <outdir>/<clean(logdir)>___<clean(subfolder)>___<clean(tag)>.csv
 
-with the header `wall_time,step,value` and one row per event (all events, sorted by step). `subfolder` is
+with the header `wall_time,step,value` and one row per step (all of them, sorted). `subfolder` is
 the folder's path relative to the log directory (`train`, `test`), or `.` for events directly in the log
 directory; `clean` replaces every character outside [A-Za-z0-9_] with `_`. For example the test score of
 `logs/cheetah/00001` goes to `logs_cheetah_00001___test___trainer_test_score.csv`. Tags whose values are
@@ -18,50 +20,46 @@ not scalars (images, GIFs, histograms, text) are skipped. A log directory that a
 
 import concurrent.futures
 import csv
-import fnmatch
 import glob
+import io
 import os
 import random
 import re
 import sys
 
-import planet  # noqa: F401  (environment defaults before TensorBoard loads TensorFlow)
+from planet.tools import atomic
 from planet.tools import cli
-from tensorboard.backend.event_processing import event_multiplexer
-from tensorboard.util import tensor_util
-
-
+from planet.tools import events
+from planet.tools import metrics
 
 
 def clean(text):
   return re.sub(r'[^A-Za-z0-9_]', '_', text)
 
 
-def _scalar(array):
-  return array.ndim == 0 and array.dtype.kind in 'biuf'
+def _event_folders(logdir):
+  """The folders under `logdir` (itself included) that hold event files, relative to it."""
+  for folder, _, names in sorted(os.walk(logdir)):
+    if any('tfevents' in name for name in names):
+      yield os.path.relpath(folder, logdir)
 
 
 def _read(logdir, pattern):
-  """({(subfolder, tag): [(wall_time, step, value)]}, {skipped non-scalar tags})."""
-  multiplexer = event_multiplexer.EventMultiplexer(size_guidance={'tensors': 0, 'scalars': 0})  # all
-  multiplexer.AddRunsFromDirectory(logdir)
-  multiplexer.Reload()
-  result, skipped = {}, set()
-  for run, tags in multiplexer.Runs().items():
-    for tag in tags.get('tensors', []):
-      if fnmatch.fnmatch(tag, pattern):
-        values = [(e.wall_time, e.step, tensor_util.make_ndarray(e.tensor_proto))
-                  for e in multiplexer.Tensors(run, tag)]
-        if all(_scalar(value) for _, _, value in values):
-          result.setdefault((run, tag), []).extend(
-              (wall_time, step, float(value)) for wall_time, step, value in values)
-        else:
-          skipped.add(tag)
-    for tag in tags.get('scalars', []):  # Summaries of the TF1 summary API.
-      if fnmatch.fnmatch(tag, pattern):
-        result.setdefault((run, tag), []).extend(
-            (e.wall_time, e.step, e.value) for e in multiplexer.Scalars(run, tag))
-  return {key: sorted(rows, key=lambda row: row[1]) for key, rows in result.items()}, skipped
+  """({(subfolder, tag): [(wall_time, step, value)]}, {skipped non-scalar tags}). A run's metrics.jsonl
+  gives the values of its phase folders (`train`, `test`); other folders, and runs without it, are
+  read from their event files."""
+  result, skipped, phases = {}, set(), {}
+  path = os.path.join(logdir, metrics.FILENAME)
+  if os.path.exists(path):
+    phases = metrics.read(path, pattern)
+    for phase, tags in phases.items():
+      result.update({(phase, tag): rows for tag, rows in tags.items()})
+  for folder in _event_folders(logdir):
+    if folder not in phases:
+      found = events.read(os.path.join(logdir, folder), pattern)
+      result.update({(folder, tag): rows for tag, rows in found.scalars.items()})
+      skipped |= found.skipped
+  return result, skipped
 
 
 def scalars_by_folder(logdir, pattern):
@@ -89,12 +87,11 @@ def export(logdir, outdir, pattern, force):
   written = []
   for (folder, tag), rows in sorted(values.items()):
     path = f'{prefix}___{clean(folder)}___{clean(tag)}.csv'
-    temp = path + '.tmp'
-    with open(temp, 'w', newline='') as f:
-      writer = csv.writer(f)
-      writer.writerow(['wall_time', 'step', 'value'])
-      writer.writerows(rows)
-    os.replace(temp, path)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(['wall_time', 'step', 'value'])
+    writer.writerows(rows)
+    atomic.write(path, text.getvalue())
     written.append(path)
   note = f' (skipped {len(skipped)} non-scalar tags)' if skipped else ''
   print(f'Exported {len(written)} CSV files of {logdir}{note}.')

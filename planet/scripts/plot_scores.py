@@ -2,8 +2,9 @@
 
   python3 -m planet.scripts.plot_scores --logdirs 'logs/*/0000*' --outfile curves.png
 
-For each task (read from each run's params.yaml) it draws the test score (`trainer/test/score`) against
-the number of collected episodes and against environment steps (1000 per episode for every task), as
+For each task (read from each run's params.yaml) it draws the test score (`trainer/test/score`, read
+from the run's metrics.jsonl, or from its `test/` event files for a run without one) against the
+number of collected episodes and against environment steps (1000 per episode for every task), as
 the mean over runs with the min-max spread shaded, and the final scores the paper reports for PlaNet and
 for D4PG (after 1e5 episodes) as horizontal reference lines. The file type follows the extension: PNG
 at 200 dpi, or PDF and SVG as vector graphics.
@@ -11,13 +12,14 @@ at 200 dpi, or PDF and SVG as vector graphics.
 
 import glob
 import os
-import struct
 import sys
 
 import numpy as np
 
 from planet.scripts import configs
+from planet.tools import atomic
 from planet.tools import cli
+from planet.tools import metrics
 
 # Hafner et al. (ICML 2019), Table 1: final test returns.
 PAPER = {
@@ -34,80 +36,35 @@ DPI = 200
 COLUMN_WIDTH, ROW_HEIGHT, LEGEND_LINE = 4.0, 3.0, 0.2  # inches
 
 
-def _records(path):
-  """The records of a TFRecord file (an event file): each is a little-endian uint64 length, its CRC, the
-  data and the data's CRC. Stops at a record cut short, as the last one of a killed writer can be."""
-  with open(path, 'rb') as f:
-    while True:
-      header = f.read(12)
-      if len(header) < 12:
-        return
-      length, = struct.unpack('<Q', header[:8])
-      data = f.read(length)
-      if len(data) < length or len(f.read(4)) < 4:
-        return
-      yield data
-
-
-def read_scalars(logdir, tags):
-  """{tag: {step: value}} of the scalar summaries `tags` in the event files directly under `logdir`.
-
-  Streams the files in the order they were written (image and GIF summaries are skipped, not decoded),
-  without loading TensorFlow. A file written after a resume replaces the values of an older one from
-  its first step on, as TensorBoard does.
-  """
-  from google.protobuf.message import DecodeError
-  from tensorboard.compat.proto import event_pb2
-  from tensorboard.util import tensor_util
-  result = {tag: {} for tag in tags}
-  for path in sorted(glob.glob(os.path.join(glob.escape(logdir), '*tfevents*'))):
-    found = {tag: {} for tag in tags}
-    for record in _records(path):
-      try:
-        event = event_pb2.Event.FromString(record)
-      except DecodeError:
-        break
-      for value in event.summary.value:
-        if value.tag in found:
-          if value.HasField('tensor'):
-            number = float(tensor_util.make_ndarray(value.tensor))
-          else:
-            number = float(value.simple_value)
-          found[value.tag][event.step] = number
-    for tag, values in found.items():
-      if values:
-        first = min(values)
-        result[tag] = {step: v for step, v in result[tag].items() if step < first}
-        result[tag].update(values)
-  return {tag: dict(sorted(values.items())) for tag, values in result.items()}
+def _curves(logdir, tags, per_episodes=1):
+  """{name: (episodes [N], scores [N])} of the test-phase scalars {name: tag} of a run against its
+  collected episodes divided by `per_episodes`: from its metrics.jsonl, or from its `test/` event
+  files for a run without one."""
+  values = metrics.scalars(logdir, 'test', list(tags.values()) + ['dataset/episodes'])
+  counts = {step: value for _, step, value in values.get('dataset/episodes', [])}
+  result = {}
+  for name, tag in tags.items():
+    scores = {step: value for _, step, value in values.get(tag, []) if step in counts}
+    result[name] = (np.array([counts[s] / per_episodes for s in sorted(scores)]),
+                    np.array([scores[s] for s in sorted(scores)]))
+  return result
 
 
 def run_curve(logdir):
   """(task name, episodes [N], scores [N]) of one run directory."""
   params = configs.load(os.path.join(logdir, 'params.yaml'))
   task = '+'.join(params['tasks'])
-  values = read_scalars(os.path.join(logdir, 'test'), ('trainer/test/score', 'dataset/episodes'))
-  scores, counts = values['trainer/test/score'], values['dataset/episodes']
-  steps = sorted(set(scores) & set(counts))
-  return task, np.array([counts[s] for s in steps]), np.array([scores[s] for s in steps])
+  return (task, *_curves(logdir, {task: 'trainer/test/score'})[task])
 
 
 def task_curves(logdir):
   """{task: (episodes [N], scores [N])} of one run directory. A run of several tasks (one agent, all
   tasks) gives each task its own test returns (`simulation/test_main_<task>/return`) against the
   episodes collected per task (all of them divided by the number of tasks)."""
-  params = configs.load(os.path.join(logdir, 'params.yaml'))
-  if len(params['tasks']) == 1:
-    task, episodes, scores = run_curve(logdir)
-    return {task: (episodes, scores)}
-  tags = {task: f'simulation/test_main_{task}/return' for task in params['tasks']}
-  values = read_scalars(os.path.join(logdir, 'test'), list(tags.values()) + ['dataset/episodes'])
-  counts, result = values['dataset/episodes'], {}
-  for task, tag in tags.items():
-    steps = sorted(set(values[tag]) & set(counts))
-    result[task] = (np.array([counts[s] / len(tags) for s in steps]),
-                    np.array([values[tag][s] for s in steps]))
-  return result
+  tasks = configs.load(os.path.join(logdir, 'params.yaml'))['tasks']
+  if len(tasks) == 1:
+    return _curves(logdir, {tasks[0]: 'trainer/test/score'})
+  return _curves(logdir, {task: f'simulation/test_main_{task}/return' for task in tasks}, len(tasks))
 
 
 def aggregate(curves):
@@ -168,14 +125,10 @@ def plot(curves, outfile):
   import matplotlib.pyplot as plt
   fig = figure(curves)
   extension = os.path.splitext(outfile)[1][1:].lower()
-  tmp = f'{outfile}.tmp-{os.getpid()}'
   try:
-    fig.savefig(tmp, format=extension, dpi=DPI)
-    os.replace(tmp, outfile)
+    atomic.write(outfile, lambda f: fig.savefig(f, format=extension, dpi=DPI))
   finally:
     plt.close(fig)
-    if os.path.exists(tmp):
-      os.remove(tmp)
 
 
 def check_outfile(outfile):

@@ -15,6 +15,8 @@ import re
 import numpy as np
 
 from planet.scripts import plot_scores
+from planet.tools import atomic
+from planet.training import running
 
 LAST = 10
 EXPERIMENT_ORDER = ('planet', 'random_collection', 'deterministic', 'stochastic',
@@ -23,17 +25,6 @@ TASK_ORDER = tuple(plot_scores.PAPER)  # Table 1's columns
 RUN_NAME = re.compile(r'^\d{5}$')
 CSV_COLUMNS = ('experiment', 'task', 'score_mean', 'score_std', 'runs_finished', 'runs_failed',
                'runs_total', 'train_episodes', 'test_episodes', 'paper_planet', 'run_scores')
-
-
-def run_state(path):
-  """'failed' (FAIL, whatever else is there), 'done' (DONE), 'started' (PING or params.yaml) or 'new'."""
-  if os.path.exists(os.path.join(path, 'FAIL')):
-    return 'failed'
-  if os.path.exists(os.path.join(path, 'DONE')):
-    return 'done'
-  if any(os.path.exists(os.path.join(path, name)) for name in ('PING', 'params.yaml')):
-    return 'started'
-  return 'new'
 
 
 def final_score(scores, last=LAST):
@@ -77,7 +68,7 @@ def summarize(logdir):
       for run, episodes, scores in by_task[(experiment, task)]:
         if len(scores):
           curves[task].setdefault(experiment, []).append((episodes, scores))
-        state = run_state(run)
+        state = running.state(run)
         failed += state == 'failed'
         if state != 'done':
           continue
@@ -145,13 +136,6 @@ def format_csv(rows):
   return out.getvalue()
 
 
-def _write_atomic(path, text):
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
 def write(logdir):
   """Writes results.md, results.csv and the figures; returns the rows and the figures' file names."""
   rows, curves = summarize(logdir)
@@ -160,6 +144,6 @@ def write(logdir):
     name = f'results_{task}.png'
     plot_scores.plot({task: curves[task]}, os.path.join(logdir, name))
     figures.append((task, name))
-  _write_atomic(os.path.join(logdir, 'results.csv'), format_csv(rows))
-  _write_atomic(os.path.join(logdir, 'results.md'), format_markdown(rows, figures))
+  atomic.write(os.path.join(logdir, 'results.csv'), format_csv(rows))
+  atomic.write(os.path.join(logdir, 'results.md'), format_markdown(rows, figures))
   return rows, [name for _, name in figures]

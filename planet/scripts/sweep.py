@@ -29,6 +29,7 @@ from planet.scripts import configs
 from planet.scripts import results
 from planet.tools import cli
 from planet.tools import quiet_start
+from planet.training import running as running_lib
 
 PRESETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        'configs')
@@ -460,7 +461,7 @@ def main(argv=None):
     return 2
   if args.report_only:
     return _report(logdir)
-  states = {run.name: results.run_state(run.path) for run in runs}
+  states = {run.name: running_lib.state(run.path) for run in runs}
   failed = [run for run in runs if states[run.name] == 'failed']
   todo = [run for run in runs if states[run.name] in ('new', 'started')]
   if args.retry_failed:
@@ -479,7 +480,6 @@ def main(argv=None):
   _warn_changed(todo)
   if todo:
     if args.retry_failed:
-      from planet.training import running as running_lib
       for run in failed:
         running_lib.clear_failure(run.path)
     os.makedirs(logdir, exist_ok=True)
@@ -491,7 +491,7 @@ def main(argv=None):
       print(f'error: {e}', file=sys.stderr)
       return 2
   code = _report(logdir)
-  unfinished = [run.name for run in runs if results.run_state(run.path) != 'done']
+  unfinished = [run.name for run in runs if running_lib.state(run.path) != 'done']
   if unfinished:
     print(f'{len(unfinished)} runs not finished: {", ".join(unfinished)}.', file=sys.stderr)
     return 1

@@ -17,6 +17,7 @@ import uuid
 import numpy as np
 
 from planet.errors import ConfigError
+from planet.tools import atomic
 
 log = logging.getLogger('planet')
 
@@ -34,11 +35,7 @@ def save(directory, episode, name=None):
   os.makedirs(directory, exist_ok=True)
   timestamp = datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
   filename = os.path.join(directory, f'{timestamp}-{name or uuid.uuid4().hex}.npz')
-  tmp = os.path.join(directory, f'.{os.path.basename(filename)}.tmp')
-  with open(tmp, 'wb') as f:
-    np.savez_compressed(f, **episode)
-  os.replace(tmp, filename)
-  return filename
+  return atomic.write(filename, lambda f: np.savez_compressed(f, **episode))
 
 
 def episode_name(collection, ordinal):
@@ -90,15 +87,6 @@ def filenames(directory):
 
 def count(directory):
   return len(filenames(directory))
-
-
-def clean_temporary(directory):
-  """Removes the temp files of writes that were killed (`.<name>.npz.tmp`). Returns how many."""
-  removed = 0
-  for path in glob.glob(os.path.join(directory, '.*.tmp')):
-    os.remove(path)
-    removed += 1
-  return removed
 
 
 class Index:

@@ -99,15 +99,22 @@ def open_loop(model, data, context=OPEN_LOOP_CONTEXT):
 
 
 def log_model(model, data, step, bits=5):
-  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer: image
-  strips and GIFs where the model predicts images, the state vector's and the reward's errors."""
+  """Writes the data, closed-loop and open-loop summaries of one batch into the default writer (none:
+  nothing is written): image strips and GIFs where the model predicts images, the state vector's and
+  the reward's errors; returns its scalars, {tag: float}."""
+  scalars = {}
+
+  def scalar(name, value):
+    tf.summary.scalar(name, value, step=step)
+    scalars[name] = value
+
   images = 'image' in model.observations
   if images:
     truth = preprocess.postprocess(data['image'], bits).numpy()
     image('data/image', strip(truth), step)
   posterior, prior = model.cell.observe(model.embed(data), data['action'])
   for key, value in state_statistics(model.cell, prior, posterior).items():
-    tf.summary.scalar(f'closedloop/state/{key}', value, step=step)
+    scalar(f'closedloop/state/{key}', value)
   states = {'closedloop': posterior, 'openloop': open_loop(model, data)}
   targets = model.targets(data)
   for name, state in states.items():
@@ -122,11 +129,9 @@ def log_model(model, data, step, bits=5):
       gif(f'{name}/image/animation', np.concatenate([truth, prediction], 2), step)
     if 'state' in model.observations:
       vector = model.state_decoder(features).mean().numpy()
-      tf.summary.scalar(f'{name}/vector/abs_error',
-                        float(np.abs(vector - targets['state'].numpy()).mean()), step=step)
+      scalar(f'{name}/vector/abs_error', float(np.abs(vector - targets['state'].numpy()).mean()))
     reward = model.reward(features).mean().numpy()
-    tf.summary.scalar(f'{name}/reward/abs_error',
-                      float(np.abs(reward - data['reward'].numpy()).mean()), step=step)
+    scalar(f'{name}/reward/abs_error', float(np.abs(reward - data['reward'].numpy()).mean()))
     if name == 'openloop':
       line_plot('openloop/reward/prediction', {
           'truth': data['reward'].numpy()[0], 'prediction': reward[0]}, step,
@@ -134,4 +139,5 @@ def log_model(model, data, step, bits=5):
   open_state = tf.nest.map_structure(lambda x: x[:, OPEN_LOOP_CONTEXT:], states['openloop'])
   closed = tf.nest.map_structure(lambda x: x[:, OPEN_LOOP_CONTEXT:], posterior)
   for key, value in state_statistics(model.cell, open_state, closed).items():
-    tf.summary.scalar(f'openloop/state/{key}', value, step=step)
+    scalar(f'openloop/state/{key}', value)
+  return scalars

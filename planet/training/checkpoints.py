@@ -27,6 +27,8 @@ import time
 
 import tensorflow as tf
 
+from planet.tools import atomic
+
 log = logging.getLogger('planet')
 
 
@@ -60,10 +62,11 @@ class Checkpoints:
     return sorted(step for step in steps if step is not None)
 
   def clean_temporary(self):
-    """Removes what killed saves left behind: `model.ckpt-N_temp*` and temp state files."""
+    """Removes what killed saves left behind: `model.ckpt-N_temp*` and temp state files (also those of
+    older versions, `checkpoint.tmp*`)."""
     removed = []
-    for path in glob.glob(os.path.join(self.directory, f'{self.name}-*_temp*')) + glob.glob(
-        os.path.join(self.directory, 'checkpoint.tmp*')):
+    patterns = [f'{self.name}-*_temp*', f'.checkpoint.*{atomic.SUFFIX}', 'checkpoint.tmp*']
+    for path in sum((glob.glob(os.path.join(self.directory, p)) for p in patterns), []):
       if os.path.isdir(path):
         shutil.rmtree(path, ignore_errors=True)
       else:
@@ -176,10 +179,7 @@ class Checkpoints:
     lines += [f'all_model_checkpoint_paths: "{self.name}-{step}"' for step in tracked]
     lines += [f'all_model_checkpoint_timestamps: {self.tracked[step]!r}' for step in tracked]
     lines.append(f'last_preserved_timestamp: {self.preserved!r}')
-    tmp = f'{path}.tmp-planet'
-    with open(tmp, 'w') as f:
-      f.write('\n'.join(lines) + '\n')
-    os.replace(tmp, path)
+    atomic.write(path, '\n'.join(lines) + '\n')
 
   def save(self, step):
     """Saves at `step` (TensorFlow writes a temp folder and renames it: atomic), lists it in the state

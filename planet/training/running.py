@@ -21,6 +21,7 @@ import traceback
 import uuid
 
 from planet.errors import ConfigError
+from planet.tools import atomic
 
 log = logging.getLogger('planet')
 
@@ -59,11 +60,16 @@ def clear_failure(logdir):
     os.remove(os.path.join(logdir, 'DONE'))
 
 
-def _write_atomic(path, text):
-  tmp = f'{path}.tmp-{os.getpid()}-{threading.get_ident()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
+def state(logdir):
+  """What a run directory says of its run: 'failed' (FAIL, whatever else is there), 'done' (DONE),
+  'started' (PING or params.yaml) or 'new'."""
+  if os.path.exists(os.path.join(logdir, 'FAIL')):
+    return 'failed'
+  if os.path.exists(os.path.join(logdir, 'DONE')):
+    return 'done'
+  if any(os.path.exists(os.path.join(logdir, name)) for name in ('PING', 'params.yaml')):
+    return 'started'
+  return 'new'
 
 
 class Experiment:
@@ -166,12 +172,12 @@ class Run:
     return ping if isinstance(ping, dict) else {'time': mtime}
 
   def _decide(self, resume_runs, retry_failed):
-    if os.path.exists(self._path('FAIL')):
+    if state(self.logdir) == 'failed':
       if not retry_failed:
         raise SkipRun('failed')
       log.info(f'Retrying failed run {self.logdir}: {failure(self.logdir)}')
       clear_failure(self.logdir)
-    if os.path.exists(self._path('DONE')):
+    if state(self.logdir) == 'done':
       raise SkipRun('done')
     ping = self._look_at_ping()
     if ping is None:
@@ -187,7 +193,7 @@ class Run:
 
   def _write_ping(self):
     os.makedirs(self.logdir, exist_ok=True)
-    _write_atomic(self._path('PING'), json.dumps({
+    atomic.write(self._path('PING'), json.dumps({
         'worker': self.worker_name, 'time': time.time(), 'begun': self._begun,
         'utc': datetime.datetime.now(datetime.timezone.utc).isoformat()}))
 
@@ -226,13 +232,13 @@ class Run:
           return
         yield value
       log.info('Done.')
-      _write_atomic(self._path('DONE'), '\n')
+      atomic.write(self._path('DONE'), '\n')
     except ConfigError:
       raise  # Bad input (for example a corrupt params.yaml) is the user's to fix, not a failed run.
     except Exception:
       text = traceback.format_exc()
       log.error(text)
-      _write_atomic(self._path('FAIL'), text)
+      atomic.write(self._path('FAIL'), text)
       raise
     finally:
       stop.set()

@@ -3,8 +3,8 @@
 The global step counts examples: every batch adds the batch size. `Schedule.at(step)` says what happens
 at a step (tools/schedule.py); the loop below does it. A resumed run restarts from its last checkpoint
 and replays the steps after it: the collections it finds on disk are not run again (their returns are
-read back), summaries already in the event files are not written again, and randomness is seeded from
-the step it resumed at, so the replay draws fresh batches and episodes.
+read back), summaries already in the event files or metrics.jsonl are not written again, and randomness
+is seeded from the step it resumed at, so the replay draws fresh batches and episodes.
 """
 
 import collections
@@ -16,7 +16,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from planet.tools import atomic
 from planet.tools import episodes
+from planet.tools import events
+from planet.tools import metrics
 from planet.tools import schedule as schedule_lib
 from planet.tools import seeding
 from planet.tools import summaries as rich
@@ -42,7 +45,7 @@ class Trainer:
     self.batch = schedule.batch
     self.dirs = {phase: os.path.join(logdir, f'{phase}_episodes') for phase in ('train', 'test')}
     for directory in self.dirs.values():
-      episodes.clean_temporary(directory)
+      atomic.remove_temporary(directory)
     self.index = {phase: episodes.Index(directory) for phase, directory in self.dirs.items()}
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
     self.checkpoints = checkpoints_lib.Checkpoints(tf.train.Checkpoint(
@@ -61,8 +64,11 @@ class Trainer:
     self._make_simulation = make_simulation
     self._simulations = {}
     self.writers = {phase: writers.Writer(os.path.join(logdir, phase)) for phase in ('train', 'test')}
+    # A run begun without metrics.jsonl gets the scalars of its event files into it first.
+    self.metrics = metrics.Writer(os.path.join(logdir, metrics.FILENAME), lambda: {
+        phase: events.read(writer.directory).scalars for phase, writer in self.writers.items()})
     self.progress = schedule_lib.Progress(schedule.max_steps, start)
-    self.progress.score = self.writers['test'].scalars.get('trainer/test/score')  # a resumed run's
+    self.progress.score = self.metrics.newest.get('test', {}).get('trainer/test/score')  # resumed
     self._metrics = collections.defaultdict(list)  # printed means, train phase only
     self._scores = []
     self._last_log = (time.time(), start)
@@ -183,22 +189,32 @@ class Trainer:
     return summaries
 
   def _write(self, now, scalars, videos, data):
+    """The step's summaries into the phase's event files and its scalars, with those of `log_model`,
+    into metrics.jsonl; each skips a step it holds already (a resumed run replays steps)."""
     if not (scalars or videos or data is not None):
       return
+    phase, step = now.phase.name, now.summary_step
+    values = dict(scalars)
 
     def write():
       if data is not None:
-        rich.log_model(self.model, data, now.summary_step, self.image_bits)
+        values.update(rich.log_model(self.model, data, step, self.image_bits))
       for name, frames in videos.items():
-        rich.gif(name, frames[None] / 255.0, now.summary_step)
+        rich.gif(name, frames[None] / 255.0, step)
       for name, value in scalars.items():
-        tf.summary.scalar(name, value, step=now.summary_step)
+        tf.summary.scalar(name, value, step=step)
 
-    self.writers[now.phase.name].write(now.summary_step, write)
+    written = self.writers[phase].write(step, write)
+    if not written and data is not None and self.metrics.due(phase, step):
+      # Killed between the two writes: the events have the step, metrics.jsonl not (no writer here).
+      values.update(rich.log_model(self.model, data, step, self.image_bits))
+    if values:
+      self.metrics.write(phase, step, values)
 
   def close(self):
     self.data.clear()  # Stops the generator-backed input pipelines before the interpreter exits.
     for writer in self.writers.values():
       writer.close()
+    self.metrics.close()
     for simulation in self._simulations.values():
       simulation.close()
