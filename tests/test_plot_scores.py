@@ -122,3 +122,33 @@ def test_plot_scores_bad_outfile_stops_before_reading(tmp_path, capsys, monkeypa
                            '--outfile', str(tmp_path / 'curves.jpg')]) == 2
   assert capsys.readouterr().err.endswith(': allowed extensions: .png, .pdf, .svg\n')
   assert sorted(os.listdir(tmp_path)) == ['r1']
+
+
+def test_baselines_are_drawn_as_gray_reference_lines(tmp_path, capsys):
+  """scripts/baselines.py's CSV becomes a gray line per policy, labelled with its mean and spread, for
+  the tasks it names; a CSV that cannot be read stops with one line and exit 2."""
+  import matplotlib.pyplot as plt
+  path = tmp_path / 'baselines.csv'
+  path.write_text('task,policy,episodes,mean,std,seed\ncartpole_balance,random,10,245.0,77.8,0\n'
+                  'cartpole_balance,zeros,10,750.4,26.0,0\ncheetah_run,random,10,3.5,1.0,0\n')
+  baselines = plot_scores.read_baselines(str(path))
+  assert baselines == {'cartpole_balance': {'random': (245.0, 77.8), 'zeros': (750.4, 26.0)},
+                       'cheetah_run': {'random': (3.5, 1.0)}}
+  runs = [(np.arange(5, 10), np.linspace(200, 900, 5))]
+  fig = plot_scores.figure({'cartpole_balance': {'state': runs}}, baselines)
+  labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+  assert labels == ['state (1 run)', 'random policy 245 +- 78', 'zeros policy 750 +- 26']
+  gray = [line for line in fig.axes[0].get_lines() if line.get_color() == '0.5']
+  assert sorted(line.get_ydata()[0] for line in gray) == [245.0, 750.4]
+  assert tuple(fig.get_size_inches()) == (4.0, 7.0)  # 2 x 3 in + 0.4 in + 3 entries x 0.2 in
+  plt.close(fig)
+  write_run(str(tmp_path / 'r1' / '00001'), 'cheetah_run', [10, 100, 300], [5, 6, 7])
+  outfile = str(tmp_path / 'curves.png')
+  args = ['--logdirs', str(tmp_path / 'r1' / '00001'), '--outfile', outfile]
+  assert plot_scores.main(args + ['--baselines', str(path), '--label', 'pixels']) == 0
+  assert capsys.readouterr().out == f'Wrote {outfile}: cheetah_run (1 runs)\n'
+  (tmp_path / 'bad.csv').write_text('a,b\n1,2\n')
+  assert plot_scores.main(args + ['--baselines', str(tmp_path / 'bad.csv')]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: --baselines {str(tmp_path / 'bad.csv')!r}: cannot read it") and (
+      err.count('\n') == 1)

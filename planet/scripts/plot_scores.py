@@ -6,9 +6,13 @@ For each task (read from each run's params.yaml) it draws the test score (`train
 from the run's metrics.jsonl, or from its `test/` event files for a run without one) against the
 number of collected episodes and against environment steps (1000 per episode for every task), as
 the mean over runs with the min-max spread shaded, and the final scores the paper reports for PlaNet and
-for D4PG (after 1e5 episodes) as horizontal reference lines. The file type follows the extension: PNG
-at 200 dpi, or PDF and SVG as vector graphics.
+for D4PG (after 1e5 episodes) as horizontal reference lines. `--baselines` adds the returns of simple
+policies measured by scripts/baselines.py (a CSV of task, policy, episodes, mean, std) as gray lines,
+e.g. `--baselines docs/results/baselines.csv`. The file type follows the extension: PNG at 200 dpi, or
+PDF and SVG as vector graphics.
 """
+
+import csv
 
 import glob
 import os
@@ -78,25 +82,38 @@ def aggregate(curves):
   return grid, np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
 
 
-def figure_size(curves):
+def read_baselines(path):
+  """{task: {policy: (mean, std)}} from a CSV written by scripts/baselines.py --csv."""
+  result = {}
+  with open(path, newline='') as f:
+    for row in csv.DictReader(f):
+      result.setdefault(row['task'], {})[row['policy']] = (float(row['mean']), float(row['std']))
+  return result
+
+
+def figure_size(curves, baselines=None):
   """(width, height) in inches: a column per task, two rows of axes and room below for the legend."""
-  entries = max(len(lines) + len(PAPER.get(task, {})) for task, lines in curves.items())
+  baselines = baselines or {}
+  entries = max(len(lines) + len(PAPER.get(task, {})) + len(baselines.get(task, {}))
+                for task, lines in curves.items())
   return COLUMN_WIDTH * len(curves), round(2 * ROW_HEIGHT + 0.4 + LEGEND_LINE * entries, 2)
 
 
-def figure(curves):
+def figure(curves, baselines=None):
   """A matplotlib figure of `curves`, {task: {label: [(episodes, scores), ...]}}.
 
   A column per task: score against episodes above, against environment steps below; one line per label
-  (the mean over its runs, the min-max spread shaded) and the paper's scores as reference lines. Each
-  column's legend sits below its axes, clear of the data.
+  (the mean over its runs, the min-max spread shaded), the paper's scores as black reference lines and
+  the `baselines` ({task: {policy: (mean, std)}}) as gray ones. Each column's legend sits below its
+  axes, clear of the data.
   """
+  baselines = baselines or {}
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
   from matplotlib import ticker
   tasks = sorted(curves)
-  fig, axes = plt.subplots(2, len(tasks), figsize=figure_size(curves), squeeze=False,
+  fig, axes = plt.subplots(2, len(tasks), figsize=figure_size(curves, baselines), squeeze=False,
                            layout='constrained')
   for column, task in enumerate(tasks):
     for row, scale, label in ((0, 1, 'episodes'), (1, ENV_STEPS_PER_EPISODE, 'environment steps')):
@@ -109,6 +126,10 @@ def figure(curves):
         ax.fill_between(grid * scale, low, high, color=color, alpha=0.2, linewidth=0)
       for (name, value), style in zip(PAPER.get(task, {}).items(), ('--', ':')):
         ax.axhline(value, color='k', linestyle=style, linewidth=1, label=f'{name} (paper) {value}')
+      for (name, (mean, std)), style in zip(sorted(baselines.get(task, {}).items()),
+                                            ('-.', (0, (1, 3)), '--')):
+        ax.axhline(mean, color='0.5', linestyle=style, linewidth=1,
+                   label=f'{name} policy {mean:.0f} +- {std:.0f}')
       ax.set_xlabel(label)
       ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True))  # readable in one column
       if scale != 1:
@@ -120,10 +141,11 @@ def figure(curves):
   return fig
 
 
-def plot(curves, outfile):
-  """Draws `curves` (see `figure`) to `outfile`, PNG at 200 dpi or PDF or SVG, atomically."""
+def plot(curves, outfile, baselines=None):
+  """Draws `curves` and `baselines` (see `figure`) to `outfile`, PNG at 200 dpi or PDF or SVG,
+  atomically."""
   import matplotlib.pyplot as plt
-  fig = figure(curves)
+  fig = figure(curves, baselines)
   extension = os.path.splitext(outfile)[1][1:].lower()
   try:
     atomic.write(outfile, lambda f: fig.savefig(f, format=extension, dpi=DPI))
@@ -147,24 +169,35 @@ def main(argv=None):
   parser.add_argument('--logdirs', required=True, help='glob of run directories (with params.yaml)')
   parser.add_argument('--outfile', required=True,
                       help='figure to write: .png (200 dpi), .pdf or .svg (vector)')
+  parser.add_argument('--baselines', default=None,
+                      help='CSV of simple policies\' returns (scripts/baselines.py --csv) to draw')
+  parser.add_argument('--label', default='ours', help='the legend\'s name of the runs (default: ours)')
   args = parser.parse_args(argv)
   outfile = os.path.expanduser(args.outfile)
   problem = check_outfile(outfile)
   if problem:
     print(f'error: {problem}', file=sys.stderr)
     return 2
+  baselines = None
+  if args.baselines:
+    try:
+      baselines = read_baselines(os.path.expanduser(args.baselines))
+    except (OSError, KeyError, ValueError) as e:
+      print(f'error: --baselines {args.baselines!r}: cannot read it as task, policy, mean, std rows '
+            f'({type(e).__name__}: {e})', file=sys.stderr)
+      return 2
   logdirs = sorted(d for d in glob.glob(os.path.expanduser(args.logdirs))
                    if os.path.exists(os.path.join(d, 'params.yaml')))
   curves = {}
   for logdir in logdirs:
     task, episodes, scores = run_curve(logdir)
     if len(scores):
-      curves.setdefault(task, {}).setdefault('ours', []).append((episodes, scores))
+      curves.setdefault(task, {}).setdefault(args.label, []).append((episodes, scores))
   if not curves:
     print(f'error: no run with test scores matches {args.logdirs!r}', file=sys.stderr)
     return 2
-  plot(curves, outfile)
-  print(f'Wrote {outfile}: ' + ', '.join(f'{t} ({len(c["ours"])} runs)' for t, c in curves.items()))
+  plot(curves, outfile, baselines)
+  print(f'Wrote {outfile}: ' + ', '.join(f'{t} ({len(c[args.label])} runs)' for t, c in curves.items()))
   return 0
 
 
