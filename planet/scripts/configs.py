@@ -397,35 +397,50 @@ def _tasks(params):
 def resolve(overrides, config='default'):
   """Complete, validated params from a config (name, path or dict) and user overrides.
 
-  Precedence: overrides > config > defaults. Returns a dict of plain YAML types.
+  Precedence: overrides > config > defaults. Returns a dict of plain YAML types. Each step checks one
+  group of keys against each other; the first problem is a one-line ConfigError.
   """
-  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
   base = load_config(config) if isinstance(config, str) else dict(config)
   given = dict(base)
   given.update(overrides)
-  loss_scale_keys = {k for k in given if k.endswith('_loss_scale')}
+  params = _known_keys(given)
+  tasks = _tasks(params)
+  _heads(params, given)
+  _planner_and_overshooting(params)
+  _chunks_and_replay(params, tasks)
+  _schedule(params)
+  return params
+
+
+def _known_keys(given):
+  """Every PARAMS key, each given one checked alone (loss scales are checked with the heads)."""
   for key in given:
     if key in REMOVED:
       raise ConfigError(f'params key {key!r} is not supported: {REMOVED[key]}; remove it '
                         '(docs/differences.md).')
-    if key not in PARAMS and key not in loss_scale_keys:
+    if key not in PARAMS and not key.endswith('_loss_scale'):
       raise ConfigError(
           f'unknown params key {key!r}{_suggest(key, PARAMS)}; see docs/params.md for the allowed keys.')
   params = {}
   for key, (default, check) in PARAMS.items():
-    value = given.get(key, default)
-    params[key] = check(key, value) if key in given else _copy(default)
-  tasks = _tasks(params)
+    params[key] = check(key, given[key]) if key in given else _copy(default)
   if len(set(params['tasks'])) < len(params['tasks']):
     _fail('tasks', params['tasks'], 'a list of different task names')
+  return params
+
+
+def _heads(params, given):
+  """The heads the observations, the reward and the diagnostics make; `gradient_heads` (default: the
+  observations' decoders and the reward, the paper's) and every `<head>_loss_scale` name one of them."""
+  from planet.scripts import tasks as tasks_lib  # Avoid importing env code for plain parsing.
   heads = _observation_heads(params, tasks_lib) + ['reward']
-  if 'gradient_heads' not in given:  # The observations' decoders and the reward (the paper's).
+  if 'gradient_heads' not in given:
     params['gradient_heads'] = list(heads)
   if params['state_diagnostics']:
     observed = tasks_lib.observed_components(params['observations'], params['tasks'])
     heads += [name for name in tasks_lib.state_components(params['tasks'])
               if name != 'reward' and name not in observed]
-  for key in sorted(loss_scale_keys - set(PARAMS)):
+  for key in sorted(k for k in given if k.endswith('_loss_scale') and k not in PARAMS):
     head = key[:-len('_loss_scale')]
     if head not in heads:
       raise ConfigError(f'params key {key!r}: there is no head {head!r}; heads with a loss scale: '
@@ -434,15 +449,20 @@ def resolve(overrides, config='default'):
   for head in params['gradient_heads']:
     if head not in heads:
       _fail('gradient_heads', params['gradient_heads'], f'a list of the heads {", ".join(heads)}')
+
+
+def _planner_and_overshooting(params):
   if params['overshooting_scale'] and params['overshooting_distance'] < 2:
     _fail('overshooting_distance', params['overshooting_distance'],
           'at least 2 when overshooting_scale is not 0 (it covers predictions 2..distance ahead)')
-  if params['checkpoint_every'] is None:
-    params['checkpoint_every'] = 10 * params['test_steps']
   if params['planner_topk'] > params['planner_amount']:
     _fail('planner_topk', params['planner_topk'],
           f'at most planner_amount ({params["planner_amount"]})')
-  batch, length = params['batch_shape']
+
+
+def _chunks_and_replay(params, tasks):
+  """The chunks fit in every task's episodes, and the replay memory holds ten of them."""
+  length = params['batch_shape'][1]
   needed = length * (params['num_chunks'] or 1)
   for name, task in tasks.items():
     episode = task.max_length + 1
@@ -455,6 +475,14 @@ def resolve(overrides, config='default'):
       _fail('replay_size', params['replay_size'],
             f'null or at least {TEST_REPLAY_SHARE * episode} steps ({TEST_REPLAY_SHARE} {episode}-frame '
             f'episodes of {name}: the test episodes keep 1/{TEST_REPLAY_SHARE} of it)')
+
+
+def _schedule(params):
+  """Phases of whole batches, at least one of them; checkpoints every 10 test phases unless given;
+  collect specs with distinct names."""
+  batch = params['batch_shape'][0]
+  if params['checkpoint_every'] is None:
+    params['checkpoint_every'] = 10 * params['test_steps']
   if params['train_steps'] and params['train_steps'] % batch:
     _fail('train_steps', params['train_steps'], f'a multiple of the batch size {batch}')
   if params['test_steps'] and params['test_steps'] % batch:
@@ -465,7 +493,6 @@ def resolve(overrides, config='default'):
     names = [spec.get('name', 'main') for spec in params[key]]
     if len(set(names)) != len(names):
       _fail(key, params[key], 'collect specs with distinct names')
-  return params
 
 
 def _observation_heads(params, tasks_lib):
