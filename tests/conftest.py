@@ -68,8 +68,6 @@ def debug_run(tmp_path_factory):
   trained once per configuration and shared by every test that asks for it. Returns a namespace with
   `logdir`, `params`, `scores` and the `trainer`."""
   import types
-  from planet.control import simulate
-  from planet.scripts import build
   from planet.scripts import configs
   from planet.scripts import train
   runs = {}
@@ -78,12 +76,7 @@ def debug_run(tmp_path_factory):
     key = repr(sorted(overrides.items()))
     if key not in runs:
       logdir = str(tmp_path_factory.mktemp('debug_run'))
-      params = train.run_params(configs.resolve(overrides, 'debug'), logdir)
-      task_list = build.tasks(params)
-      simulate.collect_initial_episodes(
-          task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
-          params['num_seed_episodes'], params['seed'], params['isolate_envs'])
-      trainer = build.trainer(params, logdir, task_list)
+      params, trainer = train.prepare(configs.resolve(overrides, 'debug'), logdir)
       scores = list(trainer.run())
       runs[key] = types.SimpleNamespace(logdir=logdir, params=params, scores=scores, trainer=trainer)
     return runs[key]

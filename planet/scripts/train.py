@@ -51,8 +51,9 @@ def run_params(params, logdir):
   return params
 
 
-def process(params, logdir):
-  """One run: params file, seed episodes, then the trainer's scores."""
+def prepare(params, logdir):
+  """A run made ready in `logdir`: its params file written, its seed episodes collected (those on disk
+  kept). Returns (the run's params, its trainer)."""
   from planet.control import simulate
   from planet.scripts import build
 
@@ -61,7 +62,13 @@ def process(params, logdir):
   simulate.collect_initial_episodes(
       task_list, os.path.join(logdir, 'train_episodes'), os.path.join(logdir, 'test_episodes'),
       params['num_seed_episodes'], params['seed'], params['isolate_envs'])
-  yield from build.trainer(params, logdir, task_list).run()
+  return params, build.trainer(params, logdir, task_list)
+
+
+def process(params, logdir):
+  """One run: params file, seed episodes, then the trainer's scores."""
+  _, trainer = prepare(params, logdir)
+  yield from trainer.run()
 
 
 def _report_failure(logdir, line):
