@@ -185,9 +185,7 @@ def random_episodes(task, outdir, amount, seed=None, isolate='none', name=None, 
   `name` (default `seed_<task>`) uses seeds derived from the run's seed, `name` and k."""
   name = name or f'seed_{task.name}'
   ordinals = list(range(amount)) if ordinals is None else ordinals
-  env = task.env_ctor()
-  agent = RandomAgent(env.action_space)
-  env.close()
+  agent = RandomAgent(task.action_space)
   simulation = Simulation(task, agent, outdir, seed, 1, isolate, name=name)
   try:
     for ordinal in ordinals[:amount]:

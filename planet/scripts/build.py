@@ -153,11 +153,16 @@ class Simulations:
     return self.agents[key]
 
   def __call__(self, collect, task, outdir):
-    from planet.control import simulate
-    p = self.params
-    return simulate.Simulation(
-        task, self.agent(collect), outdir, p['seed'], collect.batch_size, p['isolate_envs'],
-        p['simulate_in_graph'], name=collect.simulation(task.name))
+    return simulation(self.params, task, self.agent(collect), outdir, collect.batch_size,
+                      collect.simulation(task.name))
+
+
+def simulation(params, task, agent, outdir=None, batch_size=1, name=None):
+  """The Simulation of `task` played by `agent`, its envs isolated and looped as the params say;
+  episodes are written to `outdir` when given."""
+  from planet.control import simulate
+  return simulate.Simulation(task, agent, outdir, params['seed'], batch_size, params['isolate_envs'],
+                             params['simulate_in_graph'], name=name)
 
 
 def trainer(params, logdir, task_list=None):

@@ -115,24 +115,19 @@ def compose(real, predicted, scale=4):
 def evaluate(logdir, params, episodes=5, seed=0):
   """Returns {task: returns} and {task: (real, predicted) [T, 64, 64, 3] frames of the first episode}."""
   import tensorflow as tf
-  from planet.control import simulate
   from planet.scripts import build
 
   path = latest_checkpoint(logdir)
   task_list = build.tasks(params)
-  env = task_list[0].env_ctor()
-  action_size = env.action_space.shape[0]
-  shapes = {key: space.shape for key, space in env.observation_space.spaces.items()}
-  env.close()
-  model, step = load_model(path, params, action_size, shapes)
+  shapes = {key: space.shape for key, space in task_list[0].observation_space.spaces.items()}
+  model, step = load_model(path, params, task_list[0].action_space.shape[0], shapes)
   print(f'Loaded {path} (step {step:,}).', flush=True)
   tf.random.set_seed(seed)
   agent = build.agent(params, model)
   returns, videos = {}, {}
   for task in task_list:
     returns[task.name] = []
-    simulation = simulate.Simulation(task, agent, isolate=params['isolate_envs'],
-                                     in_graph=params['simulate_in_graph'])
+    simulation = build.simulation(params, task, agent)
     try:
       for index in range(episodes):
         result = simulation.run(0.0, seeds=[seed + index])

@@ -42,13 +42,34 @@ from planet.control import wrappers
 from planet.errors import ConfigError
 from planet.tools.registry import Registry
 
-Task = collections.namedtuple(
+class Task(collections.namedtuple(
     'Task', 'name, env_ctor, max_length, state_components, images, discrete, settings',
-    defaults=(True, False, None))
-Task.__doc__ = """A task ready to run: its file-safe name (collections and episode files use it), the
-env constructor, the episode length in decisions, the state components it observes besides the image,
-whether its env has an `image` (`images`), whether its actions are one-hot scores of a Discrete space
-(`discrete`), and its Settings."""
+    defaults=(True, False, None))):
+  """A task ready to run: its file-safe name (collections and episode files use it), the env
+  constructor, the episode length in decisions, the state components it observes besides the image,
+  whether its env has an `image` (`images`), whether its actions are one-hot scores of a Discrete space
+  (`discrete`), and its Settings. Its env's spaces are read once, from one env, when first asked."""
+  __slots__ = ()
+
+  @property
+  def action_space(self):
+    """The action space of the env (after the task's wrappers: what the agent acts in)."""
+    return _spaces(self.env_ctor)[0]
+
+  @property
+  def observation_space(self):
+    """The observation space of the env, a Dict of the image and the state components."""
+    return _spaces(self.env_ctor)[1]
+
+
+@functools.lru_cache(maxsize=None)
+def _spaces(env_ctor):
+  """(action space, observation space) of the env `env_ctor` makes, built once per constructor."""
+  env = env_ctor()
+  try:
+    return env.action_space, env.observation_space
+  finally:
+    env.close()
 
 GYM = 'gym:'
 # gymnasium namespaces whose envs are registered by importing a module.
@@ -319,11 +340,7 @@ def share_agent(task_list):
   when the params are checked: a padded one-hot is not a one-hot of the task's own actions.)"""
   if len(task_list) == 1:
     return task_list
-  action_spaces = []
-  for each in task_list:
-    env = each.env_ctor()
-    action_spaces.append(env.action_space)
-    env.close()
+  action_spaces = [each.action_space for each in task_list]
   return [each._replace(env_ctor=functools.partial(_multi_task_env, each.env_ctor, action_spaces),
                         state_components=['reward']) for each in task_list]
 
