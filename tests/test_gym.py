@@ -319,19 +319,24 @@ def test_several_gym_tasks_with_box_actions_share_one_agent():
     env.close()
 
 
-@pytest.mark.parametrize('isolate', ['none', 'thread', pytest.param('process', marks=pytest.mark.slow)])
-def test_every_isolation(isolate):
-  task = build.task('gym:gym_envs:LineDiscrete-v0', configs.resolve(
-      {'tasks': ['gym:gym_envs:LineDiscrete-v0']}))
+@pytest.mark.parametrize('name, isolate', [
+    ('gym:gym_envs:LineDiscrete-v0', 'none'), ('gym:gym_envs:LineDiscrete-v0', 'thread'),
+    pytest.param('gym:gym_envs:LineDiscrete-v0', 'process', marks=pytest.mark.slow),
+    pytest.param('gym:Pendulum-v1', 'process', marks=pytest.mark.slow)])
+def test_every_isolation(name, isolate):
+  """A test module's env (imported again by the worker) and a classic-control one (rendered by pygame
+  in the worker) give the same image, state and reward in every isolation."""
+  task = build.task(name, configs.resolve({'tasks': [name]}))
+  action = np.array([0, 0, 1] if task.discrete else [0.5], np.float32)
   env = async_env.AsyncEnv(task.env_ctor, isolate)
   try:
     obs, _ = env.reset(seed=3)
-    obs, reward, *_ = env.step(np.array([0, 0, 1], np.float32))
+    obs, reward, *_ = env.step(action)
   finally:
     env.close()
   reference = task.env_ctor()
   reference.reset(seed=3)
-  expected, expected_reward, *_ = reference.step(np.array([0, 0, 1], np.float32))
+  expected, expected_reward, *_ = reference.step(action)
   np.testing.assert_array_equal(obs['image'], expected['image'])
   np.testing.assert_array_equal(obs['state'], expected['state'])
   assert reward == expected_reward
@@ -405,10 +410,11 @@ def test_presets_have_the_pixels_and_episodes_of_their_old_stacks(name):
   np.testing.assert_array_equal(episode['action'][1:], actions)
 
 
-DEBUG_RUNS = {  # the task's debug run: its isolation and settings; the state size
+DEBUG_RUNS = {  # the task's debug run: its isolation and settings; the state size (test_every_isolation
+               # runs each kind of env in each isolation; a debug run in a worker process costs a minute)
     'gym:CartPole-v1': ({'isolate_envs': 'none', 'task_settings': {
         'gym:CartPole-v1': {'action_repeat': 4}}}, 4),
-    'gym:Pendulum-v1': ({'isolate_envs': 'process', 'task_settings': {
+    'gym:Pendulum-v1': ({'isolate_envs': 'none', 'task_settings': {
         'gym:Pendulum-v1': {'action_repeat': 10}}}, 3),
     LINE: ({'isolate_envs': 'thread', 'task_settings': {LINE: {'action_repeat': 1}}}, 2),
 }

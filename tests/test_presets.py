@@ -42,8 +42,25 @@ SIZES = ('batch_shape', 'train_steps', 'test_steps', 'checkpoint_every', 'loader
          'planner_amount', 'planner_topk', 'collect_every', 'max_steps')
 
 
+# The CPU presets differ from the paper's only in sizes, their task and CEM iterations (and cpu_state in
+# what the model sees): at debug sizes they are the planet run on a dm_control task, which the state
+# runs of tests/test_observations.py and the dm_control debug runs cover; their own sizes resolve below.
+CPU_PRESETS = {'cpu_quick': {'tasks': ['cartpole_swingup'], 'planner_iterations': 5},
+               'cpu_state': {'tasks': ['cartpole_swingup'], 'observations': ['state'],
+                             'planner_iterations': 5}}
+
+
+def test_cpu_presets_are_the_paper_model_at_cpu_sizes():
+  for name, choices in CPU_PRESETS.items():
+    assert {k: v for k, v in preset(name).items() if k not in SIZES} == choices
+    params = configs.resolve({}, os.path.join(REPO, 'configs', f'{name}.yaml'))
+    assert params['model'] == 'rssm' and params['free_nats'] == 3.0 and params['batch_shape'][1] == 50
+    # The paper's ratio: 100 updates per collected episode.
+    assert params['collect_every'] // params['batch_shape'][0] == 100
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('name', PRESETS)
+@pytest.mark.parametrize('name', [name for name in PRESETS if name not in CPU_PRESETS])
 def test_debug_sized_run_of_every_preset(debug_run, name):
   # The preset's own choices on top of the debug sizes; its sizes and schedule give way to debug's.
   overrides = {k: v for k, v in preset(name).items() if k not in SIZES}

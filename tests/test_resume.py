@@ -177,19 +177,19 @@ def test_a_score_survives_a_kill_right_after_its_checkpoint(tmp_path, monkeypatc
 
   def save_then_die(self, step):
     path = save(self, step)
-    if step == 40:
+    if step == 20:
       raise Killed()
     return path
 
   monkeypatch.setattr(checkpoints.Checkpoints, 'save', save_then_die)
-  with pytest.raises(Killed):
-    run(tmp_path)
+  with pytest.raises(Killed):  # the first checkpoint, at the end of the first test phase
+    run(tmp_path, checkpoint_every=10)
   monkeypatch.setattr(checkpoints.Checkpoints, 'save', save)
-  assert checkpoint_steps(tmp_path) == [40]
-  run(tmp_path, stop_after=1)  # resumed at 40: its first score is the test phase at 50-60
-  # The score of the test phase that ended at the checkpoint (summary step 15) is in the events.
-  assert [step for step, _ in scores_in_events(tmp_path)] == [5, 15, 25]
-  assert [step for step, _ in scores_in_metrics(tmp_path)] == [5, 15, 25]
+  assert checkpoint_steps(tmp_path) == [20]
+  run(tmp_path, stop_after=1, checkpoint_every=10)  # resumed at 20: its first score is at 30-40
+  # The score of the test phase that ended at the checkpoint (summary step 5) is in the events.
+  assert [step for step, _ in scores_in_events(tmp_path)] == [5, 15]
+  assert [step for step, _ in scores_in_metrics(tmp_path)] == [5, 15]
 
 
 @pytest.mark.parametrize('version', ['with metrics.jsonl', 'earlier, without it'])
@@ -208,28 +208,27 @@ def test_a_resumed_run_reports_its_last_score(copy_of_stopped, version):
     trainer.close()
 
 
-def test_leftovers_of_killed_writes_are_cleaned(copy_of_stopped):
+def test_leftovers_of_killed_writes_are_cleaned_and_a_corrupt_episode_is_moved_aside(copy_of_stopped,
+                                                                                     caplog):
+  """A resume after a kill that left a temp episode and a temp checkpoint folder, and with one episode
+  file cut short: the temp files are removed, the unreadable episode is moved into corrupt/ with one
+  warning naming it, and the run ends with the checkpoints of an uninterrupted run."""
   tmp_path = copy_of_stopped
   (tmp_path / 'train_episodes' / '.20260101T000000-x.npz.tmp').write_bytes(b'partial')
   (tmp_path / 'model.ckpt-60_temp').mkdir()
   (tmp_path / 'model.ckpt-60_temp' / 'part-00000-of-00001.data-00000-of-00001').write_bytes(b'x')
-  run(tmp_path)
-  assert not glob.glob(str(tmp_path / '**' / '*.tmp'), recursive=True)
-  assert not glob.glob(str(tmp_path / '**' / '.*.tmp'), recursive=True)
-  assert not glob.glob(str(tmp_path / '*_temp*'))
-  assert checkpoint_steps(tmp_path) == [40, 80, 100]
-
-
-def test_corrupt_episode_is_moved_aside(copy_of_stopped, caplog):
-  tmp_path = copy_of_stopped
   victim = episodes.filenames(str(tmp_path / 'train_episodes'))[-1]
   with open(victim, 'r+b') as f:
     f.truncate(100)
   with caplog.at_level(logging.WARNING, logger='planet'):
     scores = run(tmp_path)
   assert len(scores) == 1  # resumed from the checkpoint at 80: the score at 95
-  assert any(os.path.basename(victim) in r.message and 'unreadable' in r.message
-             for r in caplog.records)
+  assert not glob.glob(str(tmp_path / '**' / '*.tmp'), recursive=True)
+  assert not glob.glob(str(tmp_path / '**' / '.*.tmp'), recursive=True)
+  assert not glob.glob(str(tmp_path / '*_temp*'))
+  assert checkpoint_steps(tmp_path) == [40, 80, 100]
+  warnings = [r.message for r in caplog.records if os.path.basename(victim) in r.message]
+  assert len(warnings) == 1 and 'unreadable' in warnings[0]
   assert os.path.exists(tmp_path / 'train_episodes' / 'corrupt' / os.path.basename(victim))
   assert victim not in episodes.filenames(str(tmp_path / 'train_episodes'))
 
