@@ -25,10 +25,6 @@ PYTHONPATH, so the same script profiles older commits.
 """
 
 import argparse
-import collections
-import glob
-import os
-import tempfile
 
 import numpy as np
 
@@ -39,37 +35,9 @@ quiet_start.install()  # A script, never imported: before TensorFlow loads, belo
 import tensorflow as tf  # noqa: E402
 
 import benchmark  # noqa: E402  (scripts/benchmark.py, beside this file)
+from profile_step import op_types  # noqa: E402  (beside it too)
 from planet.control import planning  # noqa: E402
 from planet.scripts import build  # noqa: E402
-
-
-def op_types(function, plans=2):
-  """Seconds per plan spent in each op type (summed over the executor's threads)."""
-  from tensorflow.tsl.profiler.protobuf import xplane_pb2
-  directory = tempfile.mkdtemp(prefix='profile-plan-')
-  tf.profiler.experimental.start(directory)
-  for _ in range(plans):
-    function()
-  tf.profiler.experimental.stop()
-  path = glob.glob(os.path.join(directory, '**', '*.xplane.pb'), recursive=True)[0]
-  space = xplane_pb2.XSpace()
-  with open(path, 'rb') as f:
-    space.ParseFromString(f.read())
-  times, counts = collections.Counter(), collections.Counter()
-  for plane in space.planes:
-    for line in plane.lines:
-      if not line.name.startswith('tf_Compute'):
-        continue
-      for event in line.events:
-        name = plane.event_metadata[event.metadata_id].name
-        if name.startswith('ExecutorState') or name == 'ParallelFor':
-          continue
-        kind = name.split(':')[-1]
-        if '/while/' in name:
-          kind += ' (in a loop)'
-        times[kind] += event.duration_ps / 1e12 / plans
-        counts[kind] += 1 / plans
-  return times, counts
 
 
 def step_matmuls(model, amount):

@@ -55,19 +55,20 @@ def gradients(fn, variables, inputs):
   return lambda: run(*inputs)[0].numpy()
 
 
-def op_types(function, steps=2):
-  """Seconds per step spent in each op type (summed over the executor's threads)."""
+def op_types(function, calls=2):
+  """({op type: seconds per call}, {op type: ops per call}) of `function` under TensorFlow's profiler,
+  summed over the executor's threads; ops inside a while loop (tf.scan, tf.range) are their own type."""
   from tensorflow.tsl.profiler.protobuf import xplane_pb2
-  directory = tempfile.mkdtemp(prefix='profile-step-')
+  directory = tempfile.mkdtemp(prefix='profile-ops-')
   tf.profiler.experimental.start(directory)
-  for _ in range(steps):
+  for _ in range(calls):
     function()
   tf.profiler.experimental.stop()
   path = glob.glob(os.path.join(directory, '**', '*.xplane.pb'), recursive=True)[0]
   space = xplane_pb2.XSpace()
   with open(path, 'rb') as f:
     space.ParseFromString(f.read())
-  times = collections.Counter()
+  times, counts = collections.Counter(), collections.Counter()
   for plane in space.planes:
     for line in plane.lines:
       if not line.name.startswith('tf_Compute'):
@@ -79,8 +80,9 @@ def op_types(function, steps=2):
         kind = name.split(':')[-1]
         if '/while/' in name:
           kind += ' (in a loop)'
-        times[kind] += event.duration_ps / 1e12 / steps
-  return times
+        times[kind] += event.duration_ps / 1e12 / calls
+        counts[kind] += 1 / calls
+  return times, counts
 
 
 def main():
@@ -149,7 +151,7 @@ def main():
   for name, value in seconds.items():
     print(f'  {name:<24}{value:8.3f} s  {100 * value / total:5.1f}% of the parts')
   if args.ops:
-    times = op_types(full)
+    times, _ = op_types(full)
     print(f'op types (seconds per step, summed over threads; total {sum(times.values()):.3f} s):')
     for name, value in times.most_common(args.ops):
       print(f'  {value:8.3f}  {name}')

@@ -40,17 +40,23 @@ def test_state_statistics_of_known_gaussians():
   assert stats['prior_std'] == 1.0 and abs(stats['divergence'] - 1.0) < 1e-6  # 2 dims x 1/2
 
 
+def logged(model, data, step, folder):
+  """The event accumulator of what log_model wrote for `data` at `step` into `folder`."""
+  writer = tf.summary.create_file_writer(str(folder))
+  with writer.as_default():
+    summaries.log_model(model, data, step=step)
+  writer.flush()
+  accumulator = event_accumulator.EventAccumulator(str(folder), size_guidance={'tensors': 0})
+  accumulator.Reload()
+  return accumulator
+
+
 def test_log_model_writes_every_summary(tmp_path):
   params = configs.resolve({}, 'debug')
   model = build.model(params, action_size=2)
   data = {'image': tf.random.uniform([3, 8, 64, 64, 3]) - 0.5,
           'action': tf.random.uniform([3, 8, 2], -1, 1), 'reward': tf.random.uniform([3, 8])}
-  writer = tf.summary.create_file_writer(str(tmp_path))
-  with writer.as_default():
-    summaries.log_model(model, data, step=7)
-  writer.flush()
-  accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={'tensors': 0})
-  accumulator.Reload()
+  accumulator = logged(model, data, 7, tmp_path)
   tags = set(accumulator.Tags()['tensors'])
   for group in ('closedloop', 'openloop'):
     for name in ('prediction', 'error', 'change', 'animation'):
@@ -79,12 +85,7 @@ def test_log_model_of_a_state_model_writes_no_images(tmp_path):
   model = build.model(params, action_size=1, shapes={'position': (3,), 'velocity': (2,)})
   data = {'position': tf.random.normal([3, 8, 3]), 'velocity': tf.random.normal([3, 8, 2]),
           'action': tf.random.uniform([3, 8, 1], -1, 1), 'reward': tf.random.uniform([3, 8])}
-  writer = tf.summary.create_file_writer(str(tmp_path))
-  with writer.as_default():
-    summaries.log_model(model, data, step=3)
-  writer.flush()
-  accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={'tensors': 0})
-  accumulator.Reload()
+  accumulator = logged(model, data, 3, tmp_path)
   tags = set(accumulator.Tags()['tensors'])
   assert not [tag for tag in tags if 'image' in tag]
   for group in ('closedloop', 'openloop'):
