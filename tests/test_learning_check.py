@@ -23,10 +23,10 @@ def test_threshold_is_the_better_baseline_plus_three_deviations():
 
 
 @pytest.mark.parametrize('scores, code, expected, message', [
-    ([300.0, 850.0, 900.0, 880.0], 130, 0, 'PASS: the last 3 test returns average 876.7'),
-    ([300.0, 850.0, 900.0, 700.0], 130, 1, 'FAIL: the last 3 test returns average 816.7'),
-    ([900.0, 900.0], 130, 1, 'FAIL: 2 test returns in 15 minutes, 3 needed'),
-    ([900.0, 900.0, 900.0], 1, 1, 'FAIL: the run exited with code 1'),
+    ([150.0, 300.0, 400.0, 380.0], 130, 0, 'PASS: the last 3 test returns average 360.0'),
+    ([150.0, 400.0, 350.0, 200.0], 130, 1, 'FAIL: the last 3 test returns average 316.7'),
+    ([500.0, 500.0], 130, 1, 'FAIL: 2 test returns in 15 minutes, 3 needed'),
+    ([500.0, 500.0, 500.0], 1, 1, 'FAIL: the run exited with code 1'),
 ])
 def test_verdict(monkeypatch, capsys, tmp_path, scores, code, expected, message):
   calls = []
@@ -34,9 +34,9 @@ def test_verdict(monkeypatch, capsys, tmp_path, scores, code, expected, message)
   logdir = str(tmp_path / 'check')
   assert learning_check.main(['--logdir', logdir]) == expected
   (run, task, seed, minutes), = calls
-  assert (run, task, seed, minutes) == (os.path.join(logdir, 'run'), 'cartpole_balance', 1, 15.0)
+  assert (run, task, seed, minutes) == (os.path.join(logdir, 'run'), 'cartpole_swingup', 1, 15.0)
   out = capsys.readouterr().out
-  assert 'passes when the mean of the last 3 test returns is above 828.4' in out
+  assert 'passes when the mean of the last 3 test returns is above 327.7' in out
   assert message in out
 
 
