@@ -128,6 +128,32 @@ def test_an_objective(registered):
   np.testing.assert_allclose(mean.numpy(), np.full((1, 4, 1), -0.5), atol=0.05)
 
 
+def test_a_collect_spec_s_objective_reaches_the_planner_through_the_built_agent(registered):
+  """The train collection's `objective` goes from the params through build.Simulations' agent to the
+  planner that agent calls; the test collection keeps the params' `collect_objective`."""
+  seen = []
+
+  def recording(model, state, action_size, horizon, objective, **unused):
+    del model, unused
+    seen.append(objective)
+    return tf.zeros([tf.shape(state['sample'])[0], horizon, action_size])
+
+  def half(model, states):
+    del model
+    return -tf.reduce_sum((states['action'] + 0.5) ** 2, [1, 2])
+
+  registered(PLANNERS, 'recording', recording)
+  registered(OBJECTIVES, 'minus_half', half)
+  params = configs.resolve({'planner': 'recording', 'train_collects': [{'objective': 'minus_half'}]},
+                           'debug')
+  simulations = build.Simulations(params, build.model(params, action_size=2))
+  observation = {'image': np.zeros([1, 64, 64, 3], np.uint8)}
+  for phase, expected in (('train', half), ('test', planning.reward_objective)):
+    agent = simulations.agent(build.collects(params, phase)[0])
+    agent.policy(observation, np.float32(0.0))
+    assert seen[-1] is expected, phase
+
+
 def test_a_dm_control_task_is_one_line(register_task):
   register_task('hopper_stand', tasks.dm_control('hopper', 'stand', 4, ['position', 'velocity', 'touch']))
   params = configs.resolve({'tasks': ['hopper_stand']}, 'debug')

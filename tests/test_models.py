@@ -63,6 +63,7 @@ def test_state_shapes_and_counts(name):
   assert cell.features(imagined).shape == (3, 5, feature_size)
   count = sum(v.shape.num_elements() for v in cell.trainable_variables)
   assert count == {'rssm': rssm_count, 'ssm': ssm_count, 'drnn': drnn_count}[name](6)
+  assert float(tf.reduce_min(prior['stddev'])) >= 0.1  # min_stddev is added to the softplus
 
 
 @pytest.mark.parametrize('flag', [
