@@ -5,7 +5,6 @@ import pytest
 import tensorflow as tf
 
 from planet.models import gru
-from planet.models import rssm
 from planet.networks import basic
 from planet.networks import conv_ha
 from planet.networks import mlp
