@@ -207,8 +207,11 @@ def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
   with open(os.path.join(broken, 'train_episodes'), 'w') as f:
     f.write('not a folder\n')
   printed = tmp_path / 'stdout.txt'
+  # 00002 has 400 steps to go, so that it cannot finish between its first checkpoint and the Ctrl-C.
+  flags = ('--config', 'debug', '--params', '{max_steps: 400, checkpoint_every: 10}', '--cpus_per_run',
+           '1')
   with open(printed, 'w') as stdout:
-    process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *FLAGS[4:], stdout=stdout)
+    process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *flags, stdout=stdout)
   try:
     wait_for(os.path.join(logdir, 'planet', 'dummy', '00002', 'checkpoint'), process)
 
