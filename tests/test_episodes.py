@@ -133,6 +133,27 @@ def test_dataset_holds_only_the_keys_asked_for(tmp_path):
   np.testing.assert_array_equal(full['position'].numpy(), batch['position'].numpy())
 
 
+@pytest.mark.parametrize('loader', ['recent', 'cache', 'reload', 'dummy'])
+def test_loaders_read_and_keep_only_the_keys_asked_for(tmp_path, loader):
+  """The images of a state model's episodes are neither decompressed nor kept in memory."""
+  names = write_episodes(tmp_path, [5, 6])
+  ended = dict(episodes.load(names[0]), terminal=np.arange(5) == 4)
+  np.savez(names[0], **ended)
+  stream = episodes.LOADERS[loader](
+      str(tmp_path), 4, np.random.RandomState(0), None, ('action', 'reward'))
+  yielded = list(itertools.islice(stream, 8))
+  assert {len(e['action']) for e in yielded} == ({5} if loader == 'dummy' else {5, 6})
+  for episode in yielded:  # the terminal flag too, where the episode has one (chunks need it)
+    assert sorted(episode) in (['action', 'reward'], ['action', 'reward', 'terminal'])
+  memory = episodes.Memory(str(tmp_path), keys=('reward',))
+  memory.refresh()
+  kept = {len(e['reward']): sorted(e) for e in memory.episodes.values()}
+  assert kept == {5: ['reward', 'terminal'], 6: ['reward']}
+  np.savez(os.path.join(tmp_path, 'x.npz'), image=np.zeros((3, 64, 64, 3), np.uint8))
+  with pytest.raises(episodes.CorruptEpisode, match='it has no reward'):
+    episodes.load(os.path.join(tmp_path, 'x.npz'), keys=('image',))
+
+
 # Replay memory: the loaders that keep episodes keep the newest `size` steps.
 
 def write_ordered(directory, lengths, first=0):
@@ -153,7 +174,8 @@ def test_memory_keeps_the_newest_episodes_and_the_oldest_leave_first(tmp_path, m
   names = write_ordered(tmp_path, [5, 6, 7, 8, 9])
   reads = []
   load = episodes.load_or_none
-  monkeypatch.setattr(episodes, 'load_or_none', lambda name: reads.append(name) or load(name))
+  monkeypatch.setattr(episodes, 'load_or_none',
+                      lambda name, keys=None: reads.append(name) or load(name, keys))
   memory = episodes.Memory(str(tmp_path), size=20)
   assert memory.refresh() == names[3:]  # 9 + 8 = 17 steps fit, 7 more would not
   assert reads == names[:1:-1]  # newest first; the two too old to fit are never read

@@ -12,9 +12,9 @@ from planet.tools import preprocess
 def spec(directory, length, keys=None):
   """The TensorSpec of one chunk, read from the first readable episode of `directory`: its `keys`
   (None: every one; chunks leave out the `terminal` flag)."""
-  episode = episodes.first_readable(directory)
+  episode = episodes.first_readable(directory, keys)
   return {k: tf.TensorSpec((length,) + v.shape[1:], tf.as_dtype(v.dtype))
-          for k, v in episode.items() if k != 'terminal' and (keys is None or k in keys)}
+          for k, v in episode.items() if k != 'terminal'}
 
 
 def batch_spec(directory, batch_shape, keys=None):

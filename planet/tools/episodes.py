@@ -42,14 +42,16 @@ def episode_name(collection, ordinal):
   return f'{collection}-{ordinal:06d}'
 
 
-def load(filename):
-  """Reads an episode; float64 -> float32, int64 -> int32."""
+def load(filename, keys=None):
+  """Reads an episode, or only its `keys` (and `terminal`, where it has one: the chunks need it);
+  float64 -> float32, int64 -> int32. The arrays of other keys are not decompressed (a model of state
+  vectors does not read the images its episodes keep for the videos)."""
   try:
     with open(filename, 'rb') as f:
       data = np.load(f, allow_pickle=False)
-      episode = {k: data[k] for k in data.files}
-    if 'reward' not in episode:
-      raise ValueError('it has no reward')
+      if 'reward' not in data.files:
+        raise ValueError('it has no reward')
+      episode = {k: data[k] for k in data.files if keys is None or k in keys or k == 'terminal'}
   except Exception as e:  # zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, ...
     raise CorruptEpisode(f'cannot read episode {filename}: {type(e).__name__}: {e}') from None
   for key, value in episode.items():
@@ -72,10 +74,11 @@ def quarantine(filename, reason):
   log.warning(f'Warning: skipping unreadable episode {filename} ({reason}); moved it to {target}.')
 
 
-def load_or_none(filename):
-  """The episode, or None after moving an unreadable file aside with a warning."""
+def load_or_none(filename, keys=None):
+  """The episode (its `keys`: see `load`), or None after moving an unreadable file aside with a
+  warning."""
   try:
-    return load(filename)
+    return load(filename, keys)
   except CorruptEpisode as e:
     quarantine(filename, str(e).split(': ', 1)[-1])
     return None
@@ -161,9 +164,10 @@ class Memory:
   again, and neither are new files too old to fit (a resumed run reads only its newest episodes).
   """
 
-  def __init__(self, directory, size=None):
+  def __init__(self, directory, size=None, keys=None):
     self.directory = directory
     self.size = size
+    self.keys = keys  # what is read of each episode (None: everything)
     self.episodes = collections.OrderedDict()  # name -> episode, oldest first
     self.steps = 0
     self._seen = set()
@@ -175,7 +179,7 @@ class Memory:
     self._seen.update(new)
     loaded, steps = [], 0
     for name in reversed(new):
-      episode = load_or_none(name)
+      episode = load_or_none(name, self.keys)
       if episode is None:
         continue
       length = len(episode['reward'])
@@ -235,21 +239,21 @@ def _require_episodes(memory):
     raise ConfigError(f'no readable episodes left in {memory.directory}.')
 
 
-def cache_loader(directory, every, random, size=None):
+def cache_loader(directory, every, random, size=None, keys=None):
   """Keeps the episodes in memory (the newest `size` steps of them); each round yields `every` of a
   random sample of what is kept, then loads new files."""
-  memory = Memory(directory, size)
+  memory = Memory(directory, size, keys)
   while True:
     memory.refresh()
     _require_episodes(memory)
     yield from _cycle(_sample(memory, list(memory.episodes), every, random), every, random)
 
 
-def recent_loader(directory, every, random, size=None):
+def recent_loader(directory, every, random, size=None, keys=None):
   """Each round takes up to every/2 of the episodes found at the last refresh and up to every/2 older
   ones of those kept in memory (the newest `size` steps), and yields `every` by cycling that list
   (uniformly over it); then new files are loaded and become the recent ones."""
-  memory = Memory(directory, size)
+  memory = Memory(directory, size, keys)
   recent = []
   while True:
     names = list(memory.episodes)
@@ -260,7 +264,7 @@ def recent_loader(directory, every, random, size=None):
     _require_episodes(memory)
 
 
-def reload_loader(directory, every, random, size=None):
+def reload_loader(directory, every, random, size=None, keys=None):
   """Rereads every file from disk each round, in random order (nothing is kept in memory)."""
   del every, size
   while True:
@@ -268,15 +272,15 @@ def reload_loader(directory, every, random, size=None):
     if not names:
       raise ConfigError(f'no readable episodes left in {directory}.')
     for index in random.permutation(len(names)):
-      episode = load_or_none(names[index])
+      episode = load_or_none(names[index], keys)
       if episode is not None:
         yield episode
 
 
-def dummy_loader(directory, every, random, size=None):
+def dummy_loader(directory, every, random, size=None, keys=None):
   """Random data with the dtypes and length of one real episode (seed 0, as the original)."""
   del every, random, size
-  template = first_readable(directory)
+  template = first_readable(directory, keys)
   generator = np.random.RandomState(0)
   while True:
     episode = {}
@@ -292,10 +296,11 @@ LOADERS = {
     'cache': cache_loader, 'recent': recent_loader, 'reload': reload_loader, 'dummy': dummy_loader}
 
 
-def first_readable(directory):
-  """The first episode of `directory` that can be read; unreadable ones are moved aside."""
+def first_readable(directory, keys=None):
+  """The first episode of `directory` that can be read (its `keys`: see `load`); unreadable ones are
+  moved aside."""
   for name in filenames(directory):
-    episode = load_or_none(name)
+    episode = load_or_none(name, keys)
     if episode is not None:
       return episode
   raise ConfigError(f'no readable episodes in {directory}; the seed episodes must be collected first.')
@@ -303,11 +308,10 @@ def first_readable(directory):
 
 def chunks(directory, loader, every, length, num_chunks, seed=None, size=None, keys=None):
   """An endless generator of chunks of the `keys` (None: every one) of the episodes in `directory`;
-  the loaders that keep episodes in memory keep the newest `size` steps of them (None: every one)."""
+  the loaders read only those keys, and those that keep episodes in memory keep the newest `size`
+  steps of them (None: every one)."""
   random = np.random.RandomState(seed)
   if not filenames(directory):
     raise ConfigError(f'no episodes in {directory}; the seed episodes must be collected first.')
-  for episode in LOADERS[loader](directory, every, random, size):
-    if keys is not None:
-      episode = {k: v for k, v in episode.items() if k in keys or k == 'terminal'}
+  for episode in LOADERS[loader](directory, every, random, size, keys):
     yield from chunk(episode, length, num_chunks, random)
