@@ -16,24 +16,6 @@ quiet_start.install()  # The suite starts TensorFlow as the commands do.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The test files that take longest, longest first (measured: `--durations`, AMD EPYC Zen 3, 2 cores).
-# The suite runs in two xdist workers a file at a time (`-n 2 --dist loadfile`); xdist hands files out
-# in collection order, and sorts them by their number of tests unless told not to. A long file handed
-# out last makes one worker run alone at the end, so the long ones go first (longest processing time
-# first) and the many short files fill in behind them.
-LONGEST_FIRST = ('test_resume.py', 'test_train.py', 'test_sweep.py', 'test_presets.py', 'test_gym.py',
-                 'test_checkpoints.py', 'test_observations.py', 'test_evaluate.py', 'test_running.py')
-
-
-def pytest_configure(config):
-  if hasattr(config.option, 'loadscopereorder'):  # pytest-xdist: keep the order made below
-    config.option.loadscopereorder = False
-
-
-def pytest_collection_modifyitems(items):
-  rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-  items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
-
 
 def wait_until(condition, timeout, what):
   """Polls `condition()` (which may fail the test itself, e.g. when a process died) until it is true;
