@@ -121,7 +121,7 @@ def child_wait(directory, template, overrides, steps):
   env = build.task(TASK, params).env_ctor(seed=0)  # and the agent that collects, planning once
   observation, _ = env.reset()
   agent = build.agent(params, build.model(params, action_size))
-  agent.policy(observation['image'][None], np.float32(0.0)).numpy()
+  agent.policy({'image': observation['image'][None]}, np.float32(0.0)).numpy()
   memory = {}
 
   def after_step(index):
