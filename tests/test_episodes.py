@@ -142,7 +142,9 @@ def test_loaders_read_and_keep_only_the_keys_asked_for(tmp_path, loader):
   stream = episodes.LOADERS[loader](
       str(tmp_path), 4, np.random.RandomState(0), None, ('action', 'reward'))
   yielded = list(itertools.islice(stream, 8))
-  assert {len(e['action']) for e in yielded} == ({5} if loader == 'dummy' else {5, 6})
+  # The dummy loader repeats the shapes of the first file (names in one second sort at random).
+  template = len(episodes.first_readable(str(tmp_path))['action'])
+  assert {len(e['action']) for e in yielded} == ({template} if loader == 'dummy' else {5, 6})
   for episode in yielded:  # the terminal flag too, where the episode has one (chunks need it)
     assert sorted(episode) in (['action', 'reward'], ['action', 'reward', 'terminal'])
   memory = episodes.Memory(str(tmp_path), keys=('reward',))
