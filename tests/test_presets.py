@@ -43,11 +43,11 @@ SIZES = ('batch_shape', 'train_steps', 'test_steps', 'checkpoint_every', 'loader
 
 
 # The CPU presets differ from the paper's only in sizes, their task and CEM iterations (and cpu_state in
-# what the model sees): at debug sizes they are the planet run on a dm_control task, which the state
+# what the model sees and the weight of its reconstruction): at debug sizes they are the planet run on a dm_control task, which the state
 # runs of tests/test_observations.py and the dm_control debug runs cover; their own sizes resolve below.
 CPU_PRESETS = {'cpu_quick': {'tasks': ['cartpole_swingup'], 'planner_iterations': 5},
                'cpu_state': {'tasks': ['cartpole_swingup'], 'observations': ['state'],
-                             'planner_iterations': 5}}
+                             'planner_iterations': 5, 'state_loss_scale': 100.0}}
 
 
 def test_cpu_presets_are_the_paper_model_at_cpu_sizes():
