@@ -26,7 +26,7 @@ class InGraphEpisode:
     self._size = simulation.batch_size
     self._spec = agent.observation_spec
     self._keys = tuple(self._spec)
-    self.run_graph = tf.function(self._run, input_signature=[
+    self.run_graph = tf.function(self._run, autograph=False, input_signature=[
         tf.TensorSpec([], tf.float32), tf.TensorSpec([self._size], tf.int64)])
 
   def _reset(self, seeds):
