@@ -5,7 +5,7 @@ the planner.
                                     [--last 3] [--threshold X] [--logdir DIR]
 
 It trains the state preset (configs/cpu_state.yaml: the paper's RSSM, losses and update-to-episode
-ratio, from the task's state vector) for --minutes of wall time, printing each test return as it comes,
+ratio, from the task's state vector, its log-likelihood scaled by 100) for --minutes of wall time, printing each test return as it comes,
 then stops the run (as Ctrl-C does) and passes when the mean of the last --last test returns is above
 the threshold. The default threshold comes from the baselines measured by scripts/baselines.py
 (docs/results/baselines.csv): the better of the random and the all-zeros policy's mean plus three of its
