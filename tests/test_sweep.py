@@ -207,8 +207,9 @@ def test_failed_run_is_not_retried_and_ctrl_c_leaves_runs_resumable(tmp_path):
   with open(os.path.join(broken, 'train_episodes'), 'w') as f:
     f.write('not a folder\n')
   printed = tmp_path / 'stdout.txt'
-  # 00002 has 400 steps to go, so that it cannot finish between its first checkpoint and the Ctrl-C.
-  flags = ('--config', 'debug', '--params', '{max_steps: 400, checkpoint_every: 10}', '--cpus_per_run',
+  # 00002 has 100,000 steps to go, so that it cannot finish before the Ctrl-C (with 400 it once did:
+  # 148 s from start to Ctrl-C on a busy machine, and the sweep ended 1, not 130).
+  flags = ('--config', 'debug', '--params', '{max_steps: 100000, checkpoint_every: 10}', '--cpus_per_run',
            '1')
   with open(printed, 'w') as stdout:
     process = start(logdir, '--tasks', 'dummy', '--seeds', '2', *flags, stdout=stdout)
