@@ -1,5 +1,6 @@
 """Isolated and batched environments: results, errors with the worker's traceback, cleanup."""
 
+import functools
 import multiprocessing
 import os
 import threading
@@ -11,7 +12,12 @@ import pytest
 from gymnasium import spaces
 
 from planet.control import async_env
-from planet.control import simulate
+from planet.control import wrappers
+from planet.scripts import tasks
+
+# A process worker imports the module of the function it unpickles: this one's, for the envs below. It
+# imports nothing that imports TensorFlow at its top (planet.control.simulate is imported in the test
+# that needs it), so the workers start in about a second.
 
 
 class CrashingEnv(gymnasium.Env):
@@ -117,6 +123,7 @@ class ZeroAgent:
 
 @pytest.mark.parametrize('strategy', ['none', 'thread', pytest.param('process', marks=pytest.mark.slow)])
 def test_crashing_env_during_an_episode(tmp_path, strategy):
+  from planet.control import simulate
   task = simulate_task()
   simulation = simulate.Simulation(task, ZeroAgent(), str(tmp_path), 0, 2, strategy)
   error = async_env.WorkerError if strategy != 'none' else RuntimeError
@@ -128,5 +135,19 @@ def test_crashing_env_during_an_episode(tmp_path, strategy):
 
 
 def simulate_task():
-  from planet.scripts import tasks
   return tasks.Task('crashing', crashing_ctor, 10, ['reward'])
+
+
+def test_a_process_worker_of_a_task_does_not_load_tensorflow():
+  """What a simulation's process worker unpickles (the recording wrapper's constructor around the
+  task's) imports no TensorFlow: a worker that did paid 3-5 s of CPU and hundreds of MB at every start,
+  and printed TensorFlow's start messages into the run's output."""
+  env = async_env.AsyncEnv(functools.partial(wrappers.recording_env, tasks.make('dummy').env_ctor),
+                           'process')
+  try:
+    assert env.reset()[0]['image'].shape == (64, 64, 3)
+    with open(f'/proc/{env._worker.pid}/maps') as f:
+      libraries = f.read()
+    assert 'tensorflow' not in libraries
+  finally:
+    env.close()

@@ -146,6 +146,12 @@ def stop_and_check(process, run, how):
   neither DONE nor FAIL. Returns the process output and the step of the newest checkpoint."""
   workers = alive_children(process.pid)
   assert len(workers) >= 2  # isolate_envs: process (test and train envs), plus the resource tracker
+  for pid in workers:  # The env workers (and the tracker) run without TensorFlow.
+    try:
+      with open(f'/proc/{pid}/maps') as f:
+        assert 'tensorflow' not in f.read(), pid
+    except FileNotFoundError:  # ended since it was listed
+      pass
   process.send_signal(how)
   output = process.communicate(timeout=120)[0]
   # The env worker processes end with their parent, even one killed with SIGKILL.

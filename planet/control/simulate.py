@@ -35,11 +35,6 @@ def result(scores, lengths, seconds):
           'length': int(lengths.max()), 'seconds': seconds}
 
 
-def _recording_env(env_ctor):
-  """Module-level so that a process worker can unpickle it."""
-  return wrappers.RecordEpisodes(env_ctor())
-
-
 class Simulation:
   """`batch_size` envs of `task` (isolated as `isolate`) played by one batched `agent`.
 
@@ -62,7 +57,7 @@ class Simulation:
     # the thread that made it current: with the in-graph loop, the envs are built and called on this
     # one thread.
     self._thread = concurrent.futures.ThreadPoolExecutor(1, 'env') if in_graph else None
-    ctor = functools.partial(_recording_env, task.env_ctor)
+    ctor = functools.partial(wrappers.recording_env, task.env_ctor)
     self.env = self.call(self._build, ctor, batch_size, isolate)
     self._loop = in_graph_lib.InGraphEpisode(self, agent, task.max_length) if in_graph else None
 

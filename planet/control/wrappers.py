@@ -273,6 +273,13 @@ class PadActions(gymnasium.Wrapper):
     return self.env.step(np.asarray(action)[:self._own])
 
 
+def recording_env(env_ctor):
+  """`RecordEpisodes` around the env `env_ctor` makes: what an env worker builds. A process worker
+  unpickles this function, so its module is imported there: this one imports no TensorFlow (a worker
+  that did paid 3-5 s and hundreds of MB at every start, and printed TensorFlow's start messages)."""
+  return RecordEpisodes(env_ctor())
+
+
 class RecordEpisodes(gymnasium.Wrapper):
   """Records each episode; when it ends it is `last_episode` until the next one ends. Saving is the
   caller's business (simulate reads `last_episode`), so wrappers do not depend on the episode store.
