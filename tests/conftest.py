@@ -26,6 +26,15 @@ def wait_until(condition, timeout, what):
     time.sleep(0.05)
 
 
+def loads_tensorflow(pid):
+  """Whether process `pid` has a TensorFlow library mapped (None: the process has ended)."""
+  try:
+    with open(f'/proc/{pid}/maps') as f:
+      return 'tensorflow' in f.read()
+  except FileNotFoundError:
+    return None
+
+
 @pytest.fixture
 def run_train(tmp_path):
   """Runs the train command in a subprocess; returns (returncode, stdout, stderr)."""

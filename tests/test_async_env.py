@@ -1,6 +1,5 @@
 """Isolated and batched environments: results, errors with the worker's traceback, cleanup."""
 
-import functools
 import multiprocessing
 import os
 import threading
@@ -12,8 +11,9 @@ import pytest
 from gymnasium import spaces
 
 from planet.control import async_env
-from planet.control import wrappers
 from planet.scripts import tasks
+
+from conftest import loads_tensorflow
 
 # A process worker imports the module of the function it unpickles: this one's, for the envs below. It
 # imports nothing that imports TensorFlow at its top (planet.control.simulate is imported in the test
@@ -138,16 +138,17 @@ def simulate_task():
   return tasks.Task('crashing', crashing_ctor, 10, ['reward'])
 
 
-def test_a_process_worker_of_a_task_does_not_load_tensorflow():
+def test_a_process_worker_of_a_simulation_does_not_load_tensorflow(tmp_path):
   """What a simulation's process worker unpickles (the recording wrapper's constructor around the
   task's) imports no TensorFlow: a worker that did paid 3-5 s of CPU and hundreds of MB at every start,
   and printed TensorFlow's start messages into the run's output."""
-  env = async_env.AsyncEnv(functools.partial(wrappers.recording_env, tasks.make('dummy').env_ctor),
-                           'process')
+  from planet.control import simulate
+  task = tasks.make('dummy')
+  simulation = simulate.Simulation(task, simulate.RandomAgent(task.action_space), str(tmp_path), 0, 1,
+                                   'process')
   try:
-    assert env.reset()[0]['image'].shape == (64, 64, 3)
-    with open(f'/proc/{env._worker.pid}/maps') as f:
-      libraries = f.read()
-    assert 'tensorflow' not in libraries
+    assert simulation.run(0.0)['length'] == task.max_length
+    worker, = [env._worker for env in simulation.env.envs]
+    assert loads_tensorflow(worker.pid) is False
   finally:
-    env.close()
+    simulation.close()

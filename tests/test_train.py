@@ -19,6 +19,7 @@ from planet.tools import episodes
 from planet.tools import metrics
 
 from conftest import REPO
+from conftest import loads_tensorflow
 from conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -147,11 +148,7 @@ def stop_and_check(process, run, how):
   workers = alive_children(process.pid)
   assert len(workers) >= 2  # isolate_envs: process (test and train envs), plus the resource tracker
   for pid in workers:  # The env workers (and the tracker) run without TensorFlow.
-    try:
-      with open(f'/proc/{pid}/maps') as f:
-        assert 'tensorflow' not in f.read(), pid
-    except FileNotFoundError:  # ended since it was listed
-      pass
+    assert not loads_tensorflow(pid), pid
   process.send_signal(how)
   output = process.communicate(timeout=120)[0]
   # The env worker processes end with their parent, even one killed with SIGKILL.
