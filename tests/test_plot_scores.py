@@ -152,3 +152,37 @@ def test_baselines_are_drawn_as_gray_reference_lines(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.startswith(f"error: --baselines {str(tmp_path / 'bad.csv')!r}: cannot read it") and (
       err.count('\n') == 1)
+
+
+def test_repeated_logdirs_draw_one_line_per_label(tmp_path, capsys, monkeypatch):
+  """Variants side by side: each --logdirs with its --label is one line (mean over its runs); labels
+  that do not pair up with the globs, or a glob without runs, stop with one line before drawing."""
+  write_run(str(tmp_path / 'a1' / '00001'), 'cartpole_balance', [100, 300], [5, 6])
+  write_run(str(tmp_path / 'a2' / '00001'), 'cartpole_balance', [300, 500], [5, 6])
+  write_run(str(tmp_path / 'b1' / '00001'), 'cartpole_balance', [700, 900], [5, 6])
+  drawn = {}
+  monkeypatch.setattr(plot_scores, 'plot', lambda curves, outfile, baselines: drawn.update(curves))
+  outfile = str(tmp_path / 'curves.png')
+  a, b = str(tmp_path / 'a*' / '00001'), str(tmp_path / 'b*' / '00001')
+  assert plot_scores.main(['--logdirs', a, '--label', 'scale 1', '--logdirs', b, '--label', 'scale 10',
+                           '--outfile', outfile]) == 0
+  assert capsys.readouterr().out == (
+      f'Wrote {outfile}: cartpole_balance (scale 1: 2 runs, scale 10: 1 runs)\n')
+  lines = drawn['cartpole_balance']
+  assert list(lines) == ['scale 1', 'scale 10']
+  assert plot_scores.aggregate(lines['scale 1'])[1].tolist() == [200, 400]
+  assert plot_scores.aggregate(lines['scale 10'])[1].tolist() == [700, 900]
+  drawn.clear()
+  assert plot_scores.main(['--logdirs', a, '--logdirs', b, '--outfile', outfile]) == 0  # named by glob
+  assert list(drawn['cartpole_balance']) == [a, b]
+  drawn.clear()
+  for args, error in (
+      (['--logdirs', a, '--logdirs', b, '--label', 'one'],
+       'error: --label given 1 times for 2 --logdirs: give one per --logdirs, or none\n'),
+      (['--logdirs', a, '--label', 'x', '--logdirs', b, '--label', 'x'],
+       "error: --label: each group needs its own name, got ['x', 'x']\n"),
+      (['--logdirs', a, '--logdirs', str(tmp_path / 'c*')],
+       f"error: no run with test scores matches {str(tmp_path / 'c*')!r}\n")):
+    assert plot_scores.main(args + ['--outfile', outfile]) == 2
+    assert capsys.readouterr().err == error
+  assert not drawn and not os.path.exists(outfile)

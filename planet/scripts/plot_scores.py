@@ -10,6 +10,12 @@ for D4PG (after 1e5 episodes) as horizontal reference lines. `--baselines` adds 
 policies measured by scripts/baselines.py (a CSV of task, policy, episodes, mean, std) as gray lines,
 e.g. `--baselines docs/results/baselines.csv`. The file type follows the extension: PNG at 200 dpi, or
 PDF and SVG as vector graphics.
+
+To compare variants, repeat `--logdirs` with a `--label` each: every group is one line (its mean and
+spread) in the same axes.
+
+  python3 -m planet.scripts.plot_scores --outfile scales.png \
+      --logdirs 'logs/scale1_*/00001' --label 'scale 1' --logdirs 'logs/scale10_*/00001' --label 'scale 10'
 """
 
 import csv
@@ -164,17 +170,52 @@ def check_outfile(outfile):
   return None
 
 
+def groups(logdirs, labels):
+  """[(label, glob)] of the repeated --logdirs and --label, or the one-line problem with them. Without
+  labels one glob is 'ours' and several are named by themselves."""
+  if not labels:
+    labels = ['ours'] if len(logdirs) == 1 else list(logdirs)
+  if len(labels) != len(logdirs):
+    return f'--label given {len(labels)} times for {len(logdirs)} --logdirs: give one per --logdirs, or none'
+  if len(set(labels)) != len(labels):
+    return f'--label: each group needs its own name, got {labels}'
+  return list(zip(labels, logdirs))
+
+
+def group_curves(label, pattern, curves):
+  """Adds the runs matching the glob `pattern` that have test scores to `curves`, {task: {label:
+  [(episodes, scores), ...]}}; returns how many."""
+  found = 0
+  for logdir in sorted(glob.glob(os.path.expanduser(pattern))):
+    if not os.path.exists(os.path.join(logdir, 'params.yaml')):
+      continue
+    task, episodes, scores = run_curve(logdir)
+    if len(scores):
+      curves.setdefault(task, {}).setdefault(label, []).append((episodes, scores))
+      found += 1
+  return found
+
+
+def summary(lines, named):
+  """'2 runs', or with several groups 'scale 1: 2 runs, scale 10: 1 runs', of one task's lines."""
+  return ', '.join((f'{label}: ' if named else '') + f'{len(runs)} runs' for label, runs in lines.items())
+
+
 def main(argv=None):
   parser = cli.Parser(__doc__)
-  parser.add_argument('--logdirs', required=True, help='glob of run directories (with params.yaml)')
+  parser.add_argument('--logdirs', required=True, action='append',
+                      help='glob of run directories (with params.yaml); repeat it for several groups')
   parser.add_argument('--outfile', required=True,
                       help='figure to write: .png (200 dpi), .pdf or .svg (vector)')
   parser.add_argument('--baselines', default=None,
                       help='CSV of simple policies\' returns (scripts/baselines.py --csv) to draw')
-  parser.add_argument('--label', default='ours', help='the legend\'s name of the runs (default: ours)')
+  parser.add_argument('--label', action='append', default=None,
+                      help='the legend\'s name of the runs of each --logdirs, in order (default: ours '
+                      'for one, the globs for several)')
   args = parser.parse_args(argv)
   outfile = os.path.expanduser(args.outfile)
-  problem = check_outfile(outfile)
+  named = groups(args.logdirs, args.label)
+  problem = named if isinstance(named, str) else check_outfile(outfile)
   if problem:
     print(f'error: {problem}', file=sys.stderr)
     return 2
@@ -186,18 +227,14 @@ def main(argv=None):
       print(f'error: --baselines {args.baselines!r}: cannot read it as task, policy, mean, std rows '
             f'({type(e).__name__}: {e})', file=sys.stderr)
       return 2
-  logdirs = sorted(d for d in glob.glob(os.path.expanduser(args.logdirs))
-                   if os.path.exists(os.path.join(d, 'params.yaml')))
   curves = {}
-  for logdir in logdirs:
-    task, episodes, scores = run_curve(logdir)
-    if len(scores):
-      curves.setdefault(task, {}).setdefault(args.label, []).append((episodes, scores))
-  if not curves:
-    print(f'error: no run with test scores matches {args.logdirs!r}', file=sys.stderr)
-    return 2
+  for label, pattern in named:
+    if not group_curves(label, pattern, curves):
+      print(f'error: no run with test scores matches {pattern!r}', file=sys.stderr)
+      return 2
   plot(curves, outfile, baselines)
-  print(f'Wrote {outfile}: ' + ', '.join(f'{t} ({len(c[args.label])} runs)' for t, c in curves.items()))
+  print(f'Wrote {outfile}: ' + ', '.join(f'{task} ({summary(lines, len(named) > 1)})'
+                                          for task, lines in curves.items()))
   return 0
 
 
