@@ -170,16 +170,21 @@ def check_outfile(outfile):
   return None
 
 
-def groups(logdirs, labels):
-  """[(label, glob)] of the repeated --logdirs and --label, or the one-line problem with them. Without
-  labels one glob is 'ours' and several are named by themselves."""
-  if not labels:
-    labels = ['ours'] if len(logdirs) == 1 else list(logdirs)
+def group_labels(logdirs, labels):
+  """The legend's name of each --logdirs glob: the given --label ones, else 'ours' for one glob and the
+  globs themselves for several."""
+  if labels:
+    return labels
+  return ['ours'] if len(logdirs) == 1 else list(logdirs)
+
+
+def check_labels(logdirs, labels):
+  """The one-line problem with the --label names of the --logdirs globs, or None."""
   if len(labels) != len(logdirs):
     return f'--label given {len(labels)} times for {len(logdirs)} --logdirs: give one per --logdirs, or none'
   if len(set(labels)) != len(labels):
     return f'--label: each group needs its own name, got {labels}'
-  return list(zip(labels, logdirs))
+  return None
 
 
 def group_curves(label, pattern, curves):
@@ -196,9 +201,10 @@ def group_curves(label, pattern, curves):
   return found
 
 
-def summary(lines, named):
+def summary(lines, with_labels):
   """'2 runs', or with several groups 'scale 1: 2 runs, scale 10: 1 runs', of one task's lines."""
-  return ', '.join((f'{label}: ' if named else '') + f'{len(runs)} runs' for label, runs in lines.items())
+  return ', '.join((f'{label}: ' if with_labels else '') + f'{len(runs)} runs'
+                   for label, runs in lines.items())
 
 
 def main(argv=None):
@@ -214,8 +220,8 @@ def main(argv=None):
                       'for one, the globs for several)')
   args = parser.parse_args(argv)
   outfile = os.path.expanduser(args.outfile)
-  named = groups(args.logdirs, args.label)
-  problem = named if isinstance(named, str) else check_outfile(outfile)
+  labels = group_labels(args.logdirs, args.label)
+  problem = check_labels(args.logdirs, labels) or check_outfile(outfile)
   if problem:
     print(f'error: {problem}', file=sys.stderr)
     return 2
@@ -228,12 +234,12 @@ def main(argv=None):
             f'({type(e).__name__}: {e})', file=sys.stderr)
       return 2
   curves = {}
-  for label, pattern in named:
+  for label, pattern in zip(labels, args.logdirs):
     if not group_curves(label, pattern, curves):
       print(f'error: no run with test scores matches {pattern!r}', file=sys.stderr)
       return 2
   plot(curves, outfile, baselines)
-  print(f'Wrote {outfile}: ' + ', '.join(f'{task} ({summary(lines, len(named) > 1)})'
+  print(f'Wrote {outfile}: ' + ', '.join(f'{task} ({summary(lines, len(labels) > 1)})'
                                           for task, lines in curves.items()))
   return 0
 
