@@ -112,7 +112,7 @@ def test_plot_scores_bad_outfile_stops_before_reading(tmp_path, capsys, monkeypa
 
   def read(logdir):
     raise AssertionError('read a run before checking --outfile')
-  monkeypatch.setattr(plot_scores, 'run_curve', read)
+  monkeypatch.setattr(plot_scores, 'task_curves', read)
   missing = str(tmp_path / 'missing' / 'curves.png')
   assert plot_scores.main(['--logdirs', str(tmp_path / 'r1' / '00001'), '--outfile', missing]) == 2
   err = capsys.readouterr().err
@@ -186,3 +186,36 @@ def test_repeated_logdirs_draw_one_line_per_label(tmp_path, capsys, monkeypatch)
     assert plot_scores.main(args + ['--outfile', outfile]) == 2
     assert capsys.readouterr().err == error
   assert not drawn and not os.path.exists(outfile)
+
+
+def test_a_run_of_several_tasks_draws_each_task_in_its_panel(tmp_path, capsys):
+  """One agent trained on two tasks: each task's own test return goes to that task's panel (beside a
+  single-task run of it), against the episodes collected per task; not one joined 'a+b' column."""
+  import matplotlib.pyplot as plt
+  run = tmp_path / 'multi' / '00001'
+  run.mkdir(parents=True)
+  configs.dump(configs.resolve({'tasks': ['cup_catch', 'walker_walk']}), str(run / 'params.yaml'))
+  writer = tf.summary.create_file_writer(str(run / 'test'))
+  with writer.as_default():
+    for step in range(4):
+      tf.summary.scalar('simulation/test_main_cup_catch/return', 100.0 * step, step=step)
+      tf.summary.scalar('simulation/test_main_walker_walk/return', 10.0 * step, step=step)
+      tf.summary.scalar('trainer/test/score', 55.0 * step, step=step)
+      tf.summary.scalar('dataset/episodes', 10 + 2 * step, step=step)
+  writer.flush()
+  writer.close()
+  write_run(str(tmp_path / 'single' / '00001'), 'walker_walk', [7, 8], [5, 6])
+  curves = {}
+  assert plot_scores.group_curves('ours', str(tmp_path / '*' / '00001'), curves) == 2
+  assert sorted(curves) == ['cup_catch', 'walker_walk']
+  (episodes, scores), = curves['cup_catch']['ours']
+  assert episodes.tolist() == [5, 6, 7, 8] and scores.tolist() == [0, 100, 200, 300]
+  multi, single = curves['walker_walk']['ours']
+  assert multi[0].tolist() == [5, 6, 7, 8] and multi[1].tolist() == [0, 10, 20, 30]
+  assert single[1].tolist() == [7, 8]
+  outfile = str(tmp_path / 'curves.png')
+  assert plot_scores.main(['--logdirs', str(tmp_path / '*' / '00001'), '--outfile', outfile]) == 0
+  assert capsys.readouterr().out == f'Wrote {outfile}: cup_catch (1 runs), walker_walk (2 runs)\n'
+  fig = plot_scores.figure(curves)
+  assert len(fig.axes) == 4  # two tasks, two rows (episodes, environment steps)
+  plt.close(fig)

@@ -9,7 +9,8 @@ the mean over runs with the min-max spread shaded, and the final scores the pape
 for D4PG (after 1e5 episodes) as horizontal reference lines. `--baselines` adds the returns of simple
 policies measured by scripts/baselines.py (a CSV of task, policy, episodes, mean, std) as gray lines,
 e.g. `--baselines docs/results/baselines.csv`. The file type follows the extension: PNG at 200 dpi, or
-PDF and SVG as vector graphics.
+PDF and SVG as vector graphics. A run of several tasks (one agent for all) puts each task's own test
+return (`simulation/test_main_<task>/return`) in that task's panel, against its share of the episodes.
 
 To compare variants, repeat `--logdirs` with a `--label` each: every group is one line (its mean and
 spread) in the same axes.
@@ -189,15 +190,18 @@ def check_labels(logdirs, labels):
 
 def group_curves(label, pattern, curves):
   """Adds the runs matching the glob `pattern` that have test scores to `curves`, {task: {label:
-  [(episodes, scores), ...]}}; returns how many."""
+  [(episodes, scores), ...]}}; returns how many. A run of several tasks (one agent, all tasks) adds
+  each task's own test returns to that task's panel, against the episodes collected per task."""
   found = 0
   for logdir in sorted(glob.glob(os.path.expanduser(pattern))):
     if not os.path.exists(os.path.join(logdir, 'params.yaml')):
       continue
-    task, episodes, scores = run_curve(logdir)
-    if len(scores):
-      curves.setdefault(task, {}).setdefault(label, []).append((episodes, scores))
-      found += 1
+    with_scores = False
+    for task, (episodes, scores) in task_curves(logdir).items():
+      if len(scores):
+        curves.setdefault(task, {}).setdefault(label, []).append((episodes, scores))
+        with_scores = True
+    found += with_scores
   return found
 
 
