@@ -49,6 +49,25 @@ def run_train(tmp_path):
 
 
 # Parameter counts by hand, from the architecture: a kernel plus a bias per layer.
+def write_tasks_run(rundir, returns, episodes):
+  """A run directory of one agent on several tasks: params.yaml with `tasks` (the keys of `returns`,
+  {task: [test return by step]}), each task's `simulation/test_main_<task>/return`, the mean of them
+  as `trainer/test/score` and `dataset/episodes` (all tasks together) at steps 0, 1, ..."""
+  import tensorflow as tf
+  from planet.scripts import configs
+  os.makedirs(rundir, exist_ok=True)
+  configs.dump(configs.resolve({'tasks': list(returns)}), os.path.join(rundir, 'params.yaml'))
+  writer = tf.summary.create_file_writer(os.path.join(rundir, 'test'))
+  with writer.as_default():
+    for step, count in enumerate(episodes):
+      for task, values in returns.items():
+        tf.summary.scalar(f'simulation/test_main_{task}/return', values[step], step=step)
+      tf.summary.scalar('trainer/test/score', np.mean([v[step] for v in returns.values()]), step=step)
+      tf.summary.scalar('dataset/episodes', count, step=step)
+  writer.flush()
+  writer.close()
+
+
 def conv(k, cin, cout):
   return k * k * cin * cout + cout
 

@@ -6,6 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
+from conftest import write_tasks_run
 from planet.scripts import configs
 from planet.scripts import plot_scores
 from planet.tools import events
@@ -192,18 +193,8 @@ def test_a_run_of_several_tasks_draws_each_task_in_its_panel(tmp_path, capsys):
   """One agent trained on two tasks: each task's own test return goes to that task's panel (beside a
   single-task run of it), against the episodes collected per task; not one joined 'a+b' column."""
   import matplotlib.pyplot as plt
-  run = tmp_path / 'multi' / '00001'
-  run.mkdir(parents=True)
-  configs.dump(configs.resolve({'tasks': ['cup_catch', 'walker_walk']}), str(run / 'params.yaml'))
-  writer = tf.summary.create_file_writer(str(run / 'test'))
-  with writer.as_default():
-    for step in range(4):
-      tf.summary.scalar('simulation/test_main_cup_catch/return', 100.0 * step, step=step)
-      tf.summary.scalar('simulation/test_main_walker_walk/return', 10.0 * step, step=step)
-      tf.summary.scalar('trainer/test/score', 55.0 * step, step=step)
-      tf.summary.scalar('dataset/episodes', 10 + 2 * step, step=step)
-  writer.flush()
-  writer.close()
+  write_tasks_run(str(tmp_path / 'multi' / '00001'), {'cup_catch': [0, 100, 200, 300],
+                                                      'walker_walk': [0, 10, 20, 30]}, [10, 12, 14, 16])
   write_run(str(tmp_path / 'single' / '00001'), 'walker_walk', [7, 8], [5, 6])
   curves = {}
   assert plot_scores.group_curves('ours', str(tmp_path / '*' / '00001'), curves) == 2

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import REPO
 from conftest import wait_until
+from conftest import write_tasks_run
 from planet.scripts import configs
 from planet.scripts import results
 from planet.scripts import sweep
@@ -295,19 +296,11 @@ def test_one_agent_all_tasks_is_one_run_per_seed_on_all_its_tasks():
 
 
 def test_a_run_of_several_tasks_is_a_row_for_each(tmp_path):
-  import tensorflow as tf
   run = tmp_path / 'one_agent_all_tasks' / 'cup_catch+walker_walk' / '00001'
-  run.mkdir(parents=True)
-  configs.dump(configs.resolve({'tasks': ['cup_catch', 'walker_walk']}), str(run / 'params.yaml'))
+  write_tasks_run(str(run), {'cup_catch': [10.0 * step for step in range(12)],
+                             'walker_walk': [2.0 * step for step in range(12)]},
+                  [10 + 2 * step for step in range(12)])
   (run / 'DONE').write_text('\n')
-  writer = tf.summary.create_file_writer(str(run / 'test'))
-  with writer.as_default():
-    for step in range(12):
-      tf.summary.scalar('simulation/test_main_cup_catch/return', 10.0 * step, step=step)
-      tf.summary.scalar('simulation/test_main_walker_walk/return', 2.0 * step, step=step)
-      tf.summary.scalar('trainer/test/score', 6.0 * step, step=step)
-      tf.summary.scalar('dataset/episodes', 10 + 2 * step, step=step)
-  writer.flush()
   rows, curves = results.summarize(str(tmp_path))
   assert [(r['experiment'], r['task']) for r in rows] == [
       ('one_agent_all_tasks', 'cup_catch'), ('one_agent_all_tasks', 'walker_walk')]
