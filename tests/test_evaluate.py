@@ -66,6 +66,7 @@ def test_evaluate_prints_checkpoint_and_returns_and_writes_labelled_video(run, t
   mean, std = np.mean([return0, return1]), np.std([return0, return1])
   assert capsys.readouterr().out.splitlines() == [
       f'Loaded {logdir}/model.ckpt-{STEP} (step 12,345).',
+      'Planner: cem, 5 candidates, top 2, 2 iterations, horizon 12, objective reward.',  # debug's
       f'dummy: return {mean:.1f} +- {std:.1f} over 2 episodes ({return0:.1f}, {return1:.1f})',
       f'Wrote {video}.']
   assert std > 1  # two different env seeds
@@ -99,12 +100,51 @@ def test_evaluate_of_a_state_model_shows_the_rendered_frames_alone(tmp_path, cap
   video = str(tmp_path / 'eval.gif')
   assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--video', video, '--scale', '1']) == 0
   lines = capsys.readouterr().out.splitlines()
-  assert lines[0] == f'Loaded {logdir}/model.ckpt-5 (step 5).' and lines[2] == f'Wrote {video}.'
-  assert lines[1].startswith('cartpole_balance: return ') and ' over 1 episodes (' in lines[1]
+  assert lines[0] == f'Loaded {logdir}/model.ckpt-5 (step 5).' and lines[3] == f'Wrote {video}.'
+  assert lines[2].startswith('cartpole_balance: return ') and ' over 1 episodes (' in lines[2]
   frames, = written
   bar = 12
   assert frames.shape == (11, bar + 64, 64, 3)  # 10 decisions of 100 steps, one 64-pixel column
   assert np.array_equal(frames[0, :bar], evaluate.title_bar(('real',), 64, bar))
+
+
+def test_evaluate_acts_with_the_planner_of_params(run, tmp_path, capsys, monkeypatch):
+  """--params sets the planner's keys for the evaluation (the model and the run's params.yaml stay)."""
+  logdir, params = run
+  built = []
+  real_agent = build.agent
+  monkeypatch.setattr(build, 'agent', lambda p, model: (built.append(p), real_agent(p, model))[1])
+  monkeypatch.setattr(create_video, 'write', lambda frames, path, fps: None)
+  assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--params',
+                        '{planner_amount: 7, planner_topk: 3, planner_iterations: 4, planner_horizon: 5}']) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[1] == 'Planner: cem, 7 candidates, top 3, 4 iterations, horizon 5, objective reward.'
+  agent_params, = built
+  assert [agent_params[k] for k in ('planner_amount', 'planner_topk', 'planner_iterations',
+                                    'planner_horizon')] == [7, 3, 4, 5]
+  assert {k: v for k, v in agent_params.items() if not k.startswith('planner_')} == {
+      k: v for k, v in params.items() if not k.startswith('planner_')}
+  assert configs.load(os.path.join(logdir, 'params.yaml')) == params  # unchanged
+
+
+@pytest.mark.parametrize('text, message', [
+    ('{batch_shape: [5, 5]}', "--params: 'batch_shape' cannot change for an evaluation (it is the "
+     "model's or the run's); allowed: planner, planner_amount, planner_topk, planner_iterations, "
+     'planner_horizon, collect_objective.'),
+    ('{planner_amount: 10, planner_topk: 20}',
+     "--params: params key 'planner_topk': got 20; allowed: at most planner_amount (10).\n"),
+    ('{planner_amount: many}', "--params: params key 'planner_amount': got 'many'; allowed: an integer >= 1.\n"),
+    ('{planner: cme}', "--params: params key 'planner': got 'cme'; allowed: cem.\n"),
+    ('{planner_amount: [1', "--params '{planner_amount: [1' is not valid YAML"),
+])
+def test_evaluate_bad_params_stop_before_the_model(run, capsys, monkeypatch, text, message):
+  logdir, _ = run
+  monkeypatch.setattr(evaluate, 'load_model', lambda *args: pytest.fail('loaded a model'))
+  before = sorted(os.listdir(logdir))
+  assert evaluate.main(['--logdir', logdir, '--params', text]) == 2
+  out, err = capsys.readouterr()
+  assert out == '' and err.startswith(f'error: {message}') and err.count('\n') == 1, err
+  assert sorted(os.listdir(logdir)) == before
 
 
 def test_compose_enlarges_4x_under_titles():
