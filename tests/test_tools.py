@@ -47,6 +47,17 @@ def test_create_video(tmp_path, extension, capsys):
   assert 'Skip rendering' in capsys.readouterr().out and os.path.getmtime(target) == before
 
 
+def test_mp4_keeps_the_frame_size(tmp_path, caplog):
+  """evaluate's video at --scale 4 is 276 x 512: written as it is (no resize to multiples of 16, no
+  warning); an odd size gets one edge row or column."""
+  frames = np.random.default_rng(0).integers(0, 256, (3, 276, 512, 3), dtype=np.uint8)
+  create_video.write(frames, str(tmp_path / 'a.mp4'), 20)
+  assert iio.imread(str(tmp_path / 'a.mp4'), plugin='FFMPEG').shape == (3, 276, 512, 3)
+  create_video.write(frames[:, :21, :33], str(tmp_path / 'b.mp4'), 20)
+  assert iio.imread(str(tmp_path / 'b.mp4'), plugin='FFMPEG').shape == (3, 22, 34, 3)
+  assert not [r for r in caplog.records if 'macro_block_size' in r.getMessage()]
+
+
 def test_create_video_bad_strip(tmp_path, capsys):
   source = str(tmp_path / 'strip.png')
   iio.imwrite(source, np.zeros((100, 64, 3), np.uint8))

@@ -59,10 +59,11 @@ def write(frames, path, fps):
     if extension == '.gif':
       iio.imwrite(f, frames, extension='.gif', duration=1000 / fps, loop=0)
     else:
-      # libx264 needs even sizes: pad by edge replication where needed.
+      # libx264 needs even sizes: pad by edge replication where needed, and tell imageio that even is
+      # enough (by default it resizes to multiples of 16, blurring the enlarged pixels, with a warning).
       pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
       padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode='edge')
-      iio.imwrite(f, padded, plugin='FFMPEG', extension='.mp4', fps=fps)
+      iio.imwrite(f, padded, plugin='FFMPEG', extension='.mp4', fps=fps, macro_block_size=2)
 
   atomic.write(path, encode)
 
