@@ -67,6 +67,8 @@ def test_evaluate_prints_checkpoint_and_returns_and_writes_labelled_video(run, t
   assert capsys.readouterr().out.splitlines() == [
       f'Loaded {logdir}/model.ckpt-{STEP} (step 12,345).',
       'Planner: cem, 5 candidates, top 2, 2 iterations, horizon 12, objective reward.',  # debug's
+      f'dummy: episode 1/2 (seed 0): return {return0:.1f}',
+      f'dummy: episode 2/2 (seed 1): return {return1:.1f}',
       f'dummy: return {mean:.1f} +- {std:.1f} over 2 episodes ({return0:.1f}, {return1:.1f})',
       f'Wrote {video}.']
   assert std > 1  # two different env seeds
@@ -100,8 +102,9 @@ def test_evaluate_of_a_state_model_shows_the_rendered_frames_alone(tmp_path, cap
   video = str(tmp_path / 'eval.gif')
   assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--video', video, '--scale', '1']) == 0
   lines = capsys.readouterr().out.splitlines()
-  assert lines[0] == f'Loaded {logdir}/model.ckpt-5 (step 5).' and lines[3] == f'Wrote {video}.'
-  assert lines[2].startswith('cartpole_balance: return ') and ' over 1 episodes (' in lines[2]
+  assert lines[0] == f'Loaded {logdir}/model.ckpt-5 (step 5).' and lines[4] == f'Wrote {video}.'
+  assert lines[2].startswith('cartpole_balance: episode 1/1 (seed 0): return ')
+  assert lines[3].startswith('cartpole_balance: return ') and ' over 1 episodes (' in lines[3]
   frames, = written
   bar = 12
   assert frames.shape == (11, bar + 64, 64, 3)  # 10 decisions of 100 steps, one 64-pixel column

@@ -4,9 +4,9 @@ prediction beside the real frames.
   python3 -m planet.scripts.evaluate --logdir logs/cheetah/00001 [--episodes 5] [--video out.mp4]
       [--scale 4] [--seed 0] [--params '{planner_amount: 1000, planner_topk: 100}']
 
-Prints the checkpoint file and global step it loaded, then for each task the mean and standard deviation
-of the returns of --episodes episodes without exploration noise, each with a different environment seed
-(--seed, --seed + 1, ...). The video (default `<logdir>/evaluation.mp4`; with several tasks one file per
+Prints the checkpoint file and global step it loaded, the planner's settings, each episode's return as
+it ends, then for each task the mean and standard deviation of the returns of --episodes episodes without
+exploration noise, each with a different environment seed (--seed, --seed + 1, ...). The video (default `<logdir>/evaluation.mp4`; with several tasks one file per
 task, `evaluation_<task>.mp4`) shows the first episode: the real frames on the left, titled "real", and on
 the right, titled "model, open loop", the model's reconstruction of the first 5 frames followed by its
 open-loop prediction from the episode's actions alone (a model that sees only the state vector
@@ -141,6 +141,8 @@ def evaluate(logdir, params, episodes=5, seed=0):
       for index in range(episodes):
         result = simulation.run(0.0, seeds=[seed + index])
         returns[task.name].append(result['return'])
+        print(f'{task.name}: episode {index + 1}/{episodes} (seed {seed + index}): return '
+              f'{result["return"]:.1f}', flush=True)
         if index == 0 and 'image' in result['episodes'][0]:
           episode = result['episodes'][0]
           videos[task.name] = (episode['image'], open_loop_frames(model, episode, params['image_bits']))
