@@ -67,7 +67,6 @@ def run_train(tmp_path):
   return run
 
 
-# Parameter counts by hand, from the architecture: a kernel plus a bias per layer.
 def write_tasks_run(rundir, returns, episodes):
   """A run directory of one agent on several tasks: params.yaml with `tasks` (the keys of `returns`,
   {task: [test return by step]}), each task's `simulation/test_main_<task>/return`, the mean of them
@@ -87,6 +86,7 @@ def write_tasks_run(rundir, returns, episodes):
   writer.close()
 
 
+# Parameter counts by hand, from the architecture: a kernel plus a bias per layer.
 def conv(k, cin, cout):
   return k * k * cin * cout + cout
 

@@ -5,13 +5,14 @@ prediction beside the real frames.
       [--scale 4] [--seed 0] [--params '{planner_amount: 1000, planner_topk: 100}']
 
 Prints the checkpoint file and global step it loaded, the planner's settings, each episode's return as
-it ends, then for each task the mean and standard deviation of the returns of --episodes episodes without
-exploration noise, each with a different environment seed (--seed, --seed + 1, ...). The video (default `<logdir>/evaluation.mp4`; with several tasks one file per
-task, `evaluation_<task>.mp4`) shows the first episode: the real frames on the left, titled "real", and on
-the right, titled "model, open loop", the model's reconstruction of the first 5 frames followed by its
-open-loop prediction from the episode's actions alone (a model that sees only the state vector
-predicts no images: the video then shows the rendered frames alone). The 64x64 frames are enlarged
---scale times (nearest neighbour) so that small details such as a cart's pole stay visible.
+it ends, then for each task the mean and standard deviation of the returns of --episodes episodes
+without exploration noise, each with a different environment seed (--seed, --seed + 1, ...). The video
+(default `<logdir>/evaluation.mp4`; with several tasks one file per task, `evaluation_<task>.mp4`) shows
+the first episode: the real frames on the left, titled "real", and on the right, titled "model, open
+loop", the model's reconstruction of the first 5 frames followed by its open-loop prediction from the
+episode's actions alone (a model that sees only the state vector predicts no images: the video then
+shows the rendered frames alone). The 64x64 frames are enlarged --scale times (nearest neighbour) so
+that small details such as a cart's pole stay visible.
 
 --params changes how the agent acts, not the model: a YAML mapping of the planner's keys (planner,
 planner_amount, planner_topk, planner_iterations, planner_horizon, collect_objective), e.g. to score a
