@@ -47,7 +47,8 @@ def test_collect_specs_get_the_fallbacks():
   train, = map(dataclasses.asdict, build.collects(params, 'train'))
   assert train == {'name': 'main', 'batch_size': 1, 'horizon': 12, 'objective': 'reward',
                    'after': 300, 'every': 100, 'until': -1, 'action_noise': 0.3,
-                   'action_noise_ramp': 0, 'action_noise_min': 0.0, 'prefix': 'train'}
+                   'action_noise_ramp': 0, 'action_noise_min': 0.0, 'planner_amount': 1000,
+                   'planner_topk': 100, 'planner_iterations': 10, 'prefix': 'train'}
   test, = map(dataclasses.asdict, build.collects(params, 'test'))
   assert test['action_noise'] == 0.0 and test['prefix'] == 'test'
 
@@ -104,6 +105,12 @@ BAD = [
     ({'planner_topk': 2000}, "'planner_topk': got 2000; allowed: at most planner_amount (5)"),
     ({'batch_shape': [5, 30]}, "chunks of 30 x 1 steps are longer than the 21-frame episodes"),
     ({'train_collects': [{'evry': 5}]}, "unknown collect spec key 'evry' (did you mean 'every'?)"),
+    ({'test_collects': [{'planner_topk': 10}]},
+     "'test_collects.planner_topk': got 10; allowed: at most its planner_amount (5)."),
+    ({'train_collects': [{'planner_amount': 1}]},
+     "'train_collects.planner_topk': got 2; allowed: at most its planner_amount (1)."),
+    ({'test_collects': [{'planner_iterations': -1}]},
+     "'test_collects.planner_iterations': got -1; allowed: an integer >= 0."),
     ({'foo_loss_scale': 1.0}, "there is no head 'foo'"),
     ({'model': 'transformer'}, "'model': got 'transformer'; allowed: rssm, ssm, drnn"),
     ({'overshooting_scale': 1.0, 'overshooting_distance': 1},

@@ -111,23 +111,52 @@ def test_evaluate_of_a_state_model_shows_the_rendered_frames_alone(tmp_path, cap
   assert np.array_equal(frames[0, :bar], evaluate.title_bar(('real',), 64, bar))
 
 
-def test_evaluate_acts_with_the_planner_of_params(run, tmp_path, capsys, monkeypatch):
-  """--params sets the planner's keys for the evaluation (the model and the run's params.yaml stay)."""
-  logdir, params = run
+def recording_agents(monkeypatch):
+  """The settings build.agent is called with in evaluate: [(params, (batch, horizon, objective, amount,
+  topk, iterations))]; the agents are built as they would be."""
   built = []
   real_agent = build.agent
-  monkeypatch.setattr(build, 'agent', lambda p, model: (built.append(p), real_agent(p, model))[1])
+  monkeypatch.setattr(build, 'agent', lambda p, model, *args: (built.append((p, args)),
+                                                               real_agent(p, model, *args))[1])
   monkeypatch.setattr(create_video, 'write', lambda frames, path, fps: None)
+  return built
+
+
+def test_evaluate_acts_with_the_planner_of_params(run, capsys, monkeypatch):
+  """--params sets the planner's keys for the evaluation (the model and the run's params.yaml stay)."""
+  logdir, params = run
+  built = recording_agents(monkeypatch)
   assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--params',
                         '{planner_amount: 7, planner_topk: 3, planner_iterations: 4, planner_horizon: 5}']) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[1] == 'Planner: cem, 7 candidates, top 3, 4 iterations, horizon 5, objective reward.'
-  agent_params, = built
-  assert [agent_params[k] for k in ('planner_amount', 'planner_topk', 'planner_iterations',
-                                    'planner_horizon')] == [7, 3, 4, 5]
+  (agent_params, settings), = built
+  assert settings == (1, 5, 'reward', 7, 3, 4)
   assert {k: v for k, v in agent_params.items() if not k.startswith('planner_')} == {
       k: v for k, v in params.items() if not k.startswith('planner_')}
   assert configs.load(os.path.join(logdir, 'params.yaml')) == params  # unchanged
+
+
+def test_evaluate_plans_as_the_run_s_test_collection(tmp_path, capsys, monkeypatch):
+  """A run whose test episodes planned with their own sizes is evaluated with them; --params keys
+  override the collect spec's own values too."""
+  logdir = str(tmp_path / 'run')
+  os.makedirs(logdir)
+  params = configs.resolve({'tasks': ['dummy'], 'seed': 0, 'test_collects': [
+      {'planner_amount': 9, 'planner_topk': 3, 'horizon': 4}]}, 'debug')
+  configs.dump(params, os.path.join(logdir, 'params.yaml'))
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(model=build.model(params, 1), step=tf.Variable(3, dtype=tf.int64)), logdir, 5,
+      checkpoint_name='model.ckpt').save(3)
+  built = recording_agents(monkeypatch)
+  assert evaluate.main(['--logdir', logdir, '--episodes', '1']) == 0
+  assert capsys.readouterr().out.splitlines()[1] == (
+      'Planner: cem, 9 candidates, top 3, 2 iterations, horizon 4, objective reward.')
+  assert evaluate.main(['--logdir', logdir, '--episodes', '1', '--params',
+                        '{planner_amount: 20, planner_horizon: 7}']) == 0
+  assert capsys.readouterr().out.splitlines()[1] == (
+      'Planner: cem, 20 candidates, top 3, 2 iterations, horizon 7, objective reward.')
+  assert [settings for _, settings in built] == [(1, 4, 'reward', 9, 3, 2), (1, 7, 'reward', 20, 3, 2)]
 
 
 @pytest.mark.parametrize('text, message', [

@@ -154,6 +154,30 @@ def test_a_collect_spec_s_objective_reaches_the_planner_through_the_built_agent(
     assert seen[-1] is expected, phase
 
 
+def test_a_collect_spec_s_planner_sizes_reach_the_planner(registered):
+  """A test collection with its own planner sizes (train small, test big, as a CPU preset may) plans
+  with them; the train collection keeps the params' sizes; the two get different agents."""
+  seen = []
+
+  def recording(model, state, action_size, horizon, objective, amount, topk, iterations, **unused):
+    del model, objective, unused
+    seen.append((horizon, amount, topk, iterations))
+    return tf.zeros([tf.shape(state['sample'])[0], horizon, action_size])
+
+  registered(PLANNERS, 'recording', recording)
+  params = configs.resolve({'planner': 'recording', 'test_collects': [
+      {'planner_amount': 40, 'planner_topk': 4, 'planner_iterations': 3, 'horizon': 6}]}, 'debug')
+  simulations = build.Simulations(params, build.model(params, action_size=2))
+  observation = {'image': np.zeros([1, 64, 64, 3], np.uint8)}
+  agents = {}
+  for phase in ('train', 'test'):
+    agents[phase] = simulations.agent(build.collects(params, phase)[0])
+    agents[phase].policy(observation, np.float32(0.0))
+  assert seen == [(12, 5, 2, 2), (6, 40, 4, 3)]  # debug's 5 candidates, top 2, 2 iterations; the spec's
+  assert agents['train'] is not agents['test']
+  assert simulations.agent(build.collects(params, 'train')[0]) is agents['train']
+
+
 def test_a_dm_control_task_is_one_line(register_task):
   register_task('hopper_stand', tasks.dm_control('hopper', 'stand', 4, ['position', 'velocity', 'touch']))
   params = configs.resolve({'tasks': ['hopper_stand']}, 'debug')

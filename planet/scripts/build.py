@@ -60,19 +60,25 @@ def learner(params, world_model):
       params['main_gradient_clipping'], jit_compile=params['jit_compile'])
 
 
-def agent(params, world_model, batch_size=1, horizon=None, objective=None):
-  """The MPC agent: the params' planner and its settings, maximising the objective of that name. For a
-  task with Discrete actions the model imagines and is fed the one-hot of each action's argmax."""
+def agent(params, world_model, batch_size=1, horizon=None, objective=None, amount=None, topk=None,
+          iterations=None):
+  """The MPC agent: the params' planner with the params' settings where none are given, maximising
+  the objective of that name. For a task with Discrete actions the model imagines and is fed the
+  one-hot of each action's argmax."""
   from planet.control import PLANNERS
   from planet.control import mpc_agent
   from planet.control import planning
   from planet.scripts.objectives import OBJECTIVES
   discrete = any(task(name, params).discrete for name in params['tasks'])
+
+  def given(value, key):
+    return params[key] if value is None else value
+
   return mpc_agent.MPCAgent(
-      world_model, batch_size, horizon or params['planner_horizon'], params['planner_amount'],
-      params['planner_topk'], params['planner_iterations'], params['image_bits'],
+      world_model, batch_size, given(horizon, 'planner_horizon'), given(amount, 'planner_amount'),
+      given(topk, 'planner_topk'), given(iterations, 'planner_iterations'), params['image_bits'],
       planner=PLANNERS[params['planner']],
-      objective=OBJECTIVES[objective or params['collect_objective']],
+      objective=OBJECTIVES[given(objective, 'collect_objective')],
       jit_compile=params['jit_compile'],
       action_transform=planning.one_hot_argmax if discrete else None)
 
@@ -106,6 +112,9 @@ def collects(params, phase):
         'action_noise': params['train_action_noise'] if phase == 'train' else 0.0,
         'action_noise_ramp': params['action_noise_ramp'],
         'action_noise_min': params['action_noise_min'],
+        'planner_amount': params['planner_amount'],
+        'planner_topk': params['planner_topk'],
+        'planner_iterations': params['planner_iterations'],
     }
     values.update(spec)
     result.append(schedule.Collect(prefix=phase, **values))
@@ -137,8 +146,8 @@ def dataset(params, directory, seed=None, phase='train', keys=None):
 
 
 class Simulations:
-  """Makes the Simulation of a collection of a task; agents are shared by the collections with the
-  same batch size, horizon and objective."""
+  """Makes the Simulation of a collection of a task; agents are shared by the collections that plan
+  alike (same batch size, horizon, objective and planner sizes)."""
 
   def __init__(self, params, world_model):
     self.params = params
@@ -146,10 +155,10 @@ class Simulations:
     self.agents = {}
 
   def agent(self, collect):
-    key = (collect.batch_size, collect.horizon, collect.objective)
+    key = (collect.batch_size, collect.horizon, collect.objective, collect.planner_amount,
+           collect.planner_topk, collect.planner_iterations)
     if key not in self.agents:
-      self.agents[key] = agent(self.params, self.model, collect.batch_size, collect.horizon,
-                               collect.objective)
+      self.agents[key] = agent(self.params, self.model, *key)
     return self.agents[key]
 
   def __call__(self, collect, task, outdir):

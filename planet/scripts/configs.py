@@ -146,6 +146,11 @@ COLLECT_CHECKS = {
     'action_noise': _float(0.0),
     'action_noise_ramp': _int(),
     'action_noise_min': _float(0.0, maximum=1.0),
+    # Ours (docs/differences.md): a collection may plan with its own CEM sizes, e.g. train episodes
+    # with a small planner for speed and test episodes with the paper's.
+    'planner_amount': _int(1),
+    'planner_topk': _int(1),
+    'planner_iterations': _int(0),
 }
 COLLECT_KEYS = tuple(COLLECT_CHECKS)
 
@@ -458,6 +463,12 @@ def _planner_and_overshooting(params):
   if params['planner_topk'] > params['planner_amount']:
     _fail('planner_topk', params['planner_topk'],
           f'at most planner_amount ({params["planner_amount"]})')
+  for phase in ('train', 'test'):
+    for spec in params[f'{phase}_collects']:
+      amount = spec.get('planner_amount', params['planner_amount'])
+      topk = spec.get('planner_topk', params['planner_topk'])
+      if topk > amount:
+        _fail(f'{phase}_collects.planner_topk', topk, f'at most its planner_amount ({amount})')
 
 
 def _chunks_and_replay(params, tasks):

@@ -14,10 +14,13 @@ episode's actions alone (a model that sees only the state vector predicts no ima
 shows the rendered frames alone). The 64x64 frames are enlarged --scale times (nearest neighbour) so
 that small details such as a cart's pole stay visible.
 
---params changes how the agent acts, not the model: a YAML mapping of the planner's keys (planner,
-planner_amount, planner_topk, planner_iterations, planner_horizon, collect_objective), e.g. to score a
-model trained with a small CPU planner under the paper's 1000 candidates, top 100, 10 iterations. The
-agent's planner settings are printed before the episodes.
+The agent plans as the run's (first) test collection did: the params' planner settings, or the collect
+spec's own `horizon`, `objective`, `planner_amount`, `planner_topk` and `planner_iterations` where it
+sets them. --params changes how the agent acts, not the model: a YAML mapping of the planner's keys
+(planner, planner_amount, planner_topk, planner_iterations, planner_horizon, collect_objective), each
+over the run's value and the test collection's, e.g. to score a model trained with a small CPU planner
+under the paper's 1000 candidates, top 100, 10 iterations. The agent's planner settings are printed
+before the episodes.
 """
 
 import gc
@@ -33,9 +36,11 @@ from planet.tools import quiet_start
 TITLES = ('real', 'model, open loop')
 MAX_SCALE = 8  # A 1000-frame episode at 8x is already ~1.6 GB of frames in memory.
 FPS = 20
-# The params that change how the agent acts without changing the model (--params).
-ACTING_KEYS = ('planner', 'planner_amount', 'planner_topk', 'planner_iterations', 'planner_horizon',
-               'collect_objective')
+# The params that change how the agent acts without changing the model (--params), and the key of a
+# collect spec that overrides each (the run's test collection acts with the spec's value where it has one).
+ACTING_KEYS = {'planner': None, 'planner_amount': 'planner_amount', 'planner_topk': 'planner_topk',
+               'planner_iterations': 'planner_iterations', 'planner_horizon': 'horizon',
+               'collect_objective': 'objective'}
 
 
 
@@ -131,9 +136,11 @@ def evaluate(logdir, params, episodes=5, seed=0):
   shapes = {key: space.shape for key, space in task_list[0].observation_space.spaces.items()}
   model, step = load_model(path, params, task_list[0].action_space.shape[0], shapes)
   print(f'Loaded {path} (step {step:,}).', flush=True)
-  print(planner_line(params), flush=True)
+  collect = build.collects(params, 'test')[0]
+  print(planner_line(params['planner'], collect), flush=True)
   tf.random.set_seed(seed)
-  agent = build.agent(params, model)
+  agent = build.agent(params, model, 1, collect.horizon, collect.objective, collect.planner_amount,
+                      collect.planner_topk, collect.planner_iterations)
   returns, videos = {}, {}
   for task in task_list:
     returns[task.name] = []
@@ -174,7 +181,8 @@ def _check(args):
 
 
 def _load_params(logdir, text=None):
-  """The run's params with the --params `text` (acting keys only) over them."""
+  """The run's params with the --params `text` (acting keys only) over them and over the test
+  collections' own values of those keys."""
   from planet.errors import ConfigError
   from planet.scripts import configs
   try:  # Fills in keys added since the run started, as a resumed run does.
@@ -186,17 +194,20 @@ def _load_params(logdir, text=None):
     if key not in ACTING_KEYS:
       raise UserError(f'--params: {key!r} cannot change for an evaluation (it is the model\'s or the '
                       f'run\'s); allowed: {", ".join(ACTING_KEYS)}.')
+  for spec in params['test_collects']:
+    for key in overrides:
+      spec.pop(ACTING_KEYS[key], None)
   try:
     return configs.resolve(overrides, params)
   except ConfigError as e:
     raise UserError(f'--params: {e}') from None
 
 
-def planner_line(params):
-  """The agent's planner settings, one line."""
-  return (f'Planner: {params["planner"]}, {params["planner_amount"]} candidates, top '
-          f'{params["planner_topk"]}, {params["planner_iterations"]} iterations, horizon '
-          f'{params["planner_horizon"]}, objective {params["collect_objective"]}.')
+def planner_line(planner, collect):
+  """The settings the agent plans with (the planner's name and a collect's sizes), one line."""
+  return (f'Planner: {planner}, {collect.planner_amount} candidates, top {collect.planner_topk}, '
+          f'{collect.planner_iterations} iterations, horizon {collect.horizon}, objective '
+          f'{collect.objective}.')
 
 
 def main(argv=None):

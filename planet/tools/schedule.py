@@ -83,6 +83,9 @@ class Collect:
   action_noise: float
   action_noise_ramp: int
   action_noise_min: float
+  planner_amount: int
+  planner_topk: int
+  planner_iterations: int
 
   def noise(self, phase_step):
     """The exploration noise scale at this phase step."""
