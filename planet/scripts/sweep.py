@@ -327,7 +327,7 @@ def _check_fits(ray, args):
 def execute(runs, args, logdir):
   """Runs `runs` on Ray, printing progress; returns {name: (state, message)} of the runs that ended."""
   ray = _start_ray(args, logdir)
-  cli.stop_on_sigterm()  # ray.init replaced the handler; stop as on Ctrl-C.
+  cli.note_interrupts()  # ray.init replaced SIGTERM's handler; both stop as Ctrl-C does.
   try:
     _check_fits(ray, args)
     _say_cluster(ray, args, logdir)
@@ -365,6 +365,7 @@ def _follow(ray, board, pending, max_retries):
   ended, attempts = {}, {}
   last_scores = time.time()
   while pending:
+    cli.raise_if_interrupted()  # A Ctrl-C whose KeyboardInterrupt a call into Ray swallowed.
     ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
     now, live = _board_state(ray, board)
     _say_retries(live, attempts, ended, max_retries)

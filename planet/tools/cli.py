@@ -2,6 +2,11 @@
 
 import argparse
 import signal
+import threading
+
+# Set by every Ctrl-C or SIGTERM the handlers below receive, for a loop that calls into a library which
+# may swallow the KeyboardInterrupt (the sweep's driver once ignored a Ctrl-C inside Ray's calls).
+INTERRUPTED = threading.Event()
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,5 +33,19 @@ def stop_on_sigterm():
   signal.signal(signal.SIGTERM, _interrupt)
 
 
+def note_interrupts():
+  """Ctrl-C and SIGTERM raise a KeyboardInterrupt in the main thread, as stop_on_sigterm, and also set
+  INTERRUPTED, which a polling loop checks (`raise_if_interrupted`) in case the exception was lost."""
+  INTERRUPTED.clear()
+  signal.signal(signal.SIGINT, _interrupt)
+  signal.signal(signal.SIGTERM, _interrupt)
+
+
+def raise_if_interrupted():
+  if INTERRUPTED.is_set():
+    raise KeyboardInterrupt('interrupted')
+
+
 def _interrupt(signum, frame):
+  INTERRUPTED.set()
   raise KeyboardInterrupt(f'signal {signum}')
