@@ -52,3 +52,15 @@ def test_the_driver_loop_stops_on_a_swallowed_ctrl_c(handlers):
   with pytest.raises(KeyboardInterrupt):
     sweep._follow(ray, board, {'ref': types.SimpleNamespace(name='planet/dummy/00001')}, 0)
   assert polls == [sweep.POLL_SECONDS]  # one poll, then the remembered Ctrl-C
+
+
+def test_the_trainer_stops_on_a_remembered_interrupt(tmp_path, handlers):
+  """The trainer's loop raises a Ctrl-C that was lost before its next step (before any score)."""
+  from planet.scripts import configs
+  from planet.scripts import train
+  params = configs.resolve({'tasks': ['dummy'], 'max_steps': 40, 'seed': 1, 'isolate_envs': 'none'},
+                           'debug')
+  process = train.process(params, str(tmp_path / 'run'))
+  cli.INTERRUPTED.set()
+  with pytest.raises(KeyboardInterrupt):
+    next(process)

@@ -200,6 +200,8 @@ def _run_task(name, run_dir, params, board, gpus, ping_every):
   if not gpus:  # Ray leaves CUDA_VISIBLE_DEVICES alone for tasks without GPUs: hide them all.
     os.environ['CUDA_VISIBLE_DEVICES'] = ''
   quiet_start.install()  # The worker's TensorFlow loads in train.process, after this.
+  if threading.current_thread() is threading.main_thread():
+    cli.note_interrupts()  # ray.cancel interrupts the main thread; the trainer also checks the flag.
   worker = f'{socket.gethostname()}:{os.getpid()}'
   os.makedirs(run_dir, exist_ok=True)
   handler = logging.FileHandler(os.path.join(run_dir, 'log.txt'))

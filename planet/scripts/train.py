@@ -94,7 +94,7 @@ def main(argv=None):
     print(f'error: {e}', file=sys.stderr)
     return 2
   from planet.training import running
-  cli.stop_on_sigterm()
+  cli.note_interrupts()
   experiment = running.Experiment(
       args.logdir, functools.partial(process, params), num_runs=args.num_runs,
       ping_every=args.ping_every, resume_runs=args.resume_runs, retry_failed=args.retry_failed)

@@ -27,15 +27,11 @@ def strict_bool(text):
   return text == 'True'
 
 
-def stop_on_sigterm():
-  """SIGTERM (`kill`, a cluster preempting the job) stops the command as Ctrl-C does: a KeyboardInterrupt
-  in the main thread, so that a run saves its checkpoint and the same command resumes it."""
-  signal.signal(signal.SIGTERM, _interrupt)
-
-
 def note_interrupts():
-  """Ctrl-C and SIGTERM raise a KeyboardInterrupt in the main thread, as stop_on_sigterm, and also set
-  INTERRUPTED, which a polling loop checks (`raise_if_interrupted`) in case the exception was lost."""
+  """SIGTERM (`kill`, a cluster preempting the job) stops the command as Ctrl-C does: a KeyboardInterrupt
+  in the main thread, so that a run saves its checkpoint and the same command resumes it. Both also
+  set INTERRUPTED, which the trainer's and the sweep's loops check (`raise_if_interrupted`) in case
+  the exception was lost inside TensorFlow's or Ray's calls."""
   INTERRUPTED.clear()
   signal.signal(signal.SIGINT, _interrupt)
   signal.signal(signal.SIGTERM, _interrupt)

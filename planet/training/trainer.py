@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from planet.tools import atomic
+from planet.tools import cli
 from planet.tools import episodes
 from planet.tools import events
 from planet.tools import metrics
@@ -77,6 +78,7 @@ class Trainer:
     """Trains until `max_steps`; yields the score of every report step."""
     try:
       while not self.schedule.done(int(self.step)):
+        cli.raise_if_interrupted()  # A Ctrl-C (or a sweep's cancel) whose exception TF or Ray lost.
         now = self.schedule.at(int(self.step))
         if now.starts_phase:
           log.info(f'Phase {now.phase.name} (phase step {now.phase_step}, global step {now.step}).')
