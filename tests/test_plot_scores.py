@@ -4,6 +4,7 @@ import os
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import write_tasks_run
@@ -60,6 +61,26 @@ def test_a_resumed_run_s_event_file_replaces_values_from_its_first_step_on(tmp_p
   with open(os.path.join(rundir, 'test', newest), 'ab') as f:
     f.write(b'\x00\x01\x00\x00\x00\x00\x00\x00' + b'\x00' * 10)
   assert scores() == (3000, {0: 1.0, 1000: 20.0, 2000: 30.0})
+
+
+@pytest.mark.parametrize('older, newer', [
+    ('events.out.tfevents.1796300000.vm.77.9.v2', 'events.out.tfevents.1796300000.vm.77.10.v2'),
+    ('events.out.tfevents.1796300000.vm.5000.0.v2', 'events.out.tfevents.1796300000.vm.4000.0.v2')])
+def test_event_files_are_read_in_the_order_they_were_written(tmp_path, older, newer):
+  # Two writers of one second: a name's counter that gains a digit (9, 10) or another process's id
+  # sorts the newer file first by name; the first record's wall time, to the microsecond, does not.
+  rundir = str(tmp_path / '00001')
+  write_run(rundir, 'walker_walk', [1.0, 2.0, 3.0, 4.0], [5, 6, 7, 8])
+  first, = os.listdir(os.path.join(rundir, 'test'))
+  os.rename(os.path.join(rundir, 'test', first), os.path.join(rundir, 'test', older))
+  write_run(rundir, 'walker_walk', [20.0, 30.0], [6, 7], start=1)
+  second, = set(os.listdir(os.path.join(rundir, 'test'))) - {older}
+  os.rename(os.path.join(rundir, 'test', second), os.path.join(rundir, 'test', newer))
+  assert sorted([older, newer])[0] == newer  # the names alone would read the newer file first
+  assert [os.path.basename(path) for path in events.files(os.path.join(rundir, 'test'))] == [older, newer]
+  found = events.read(os.path.join(rundir, 'test'), ['trainer/test/score'])
+  assert [(step, value) for _, step, value in found.scalars['trainer/test/score']] == [
+      (0, 1.0), (1000, 20.0), (2000, 30.0)]
 
 
 def test_plot_scores_png_at_200_dpi(tmp_path, capsys):

@@ -19,8 +19,36 @@ Events.__doc__ = """`last_step`: the largest step of any summary (-1 without any
 
 
 def files(directory):
-  """The event files directly under `directory`, oldest first (their names start with the time)."""
-  return sorted(glob.glob(os.path.join(glob.escape(directory), '*tfevents*')))
+  """The event files directly under `directory`, oldest first.
+
+  A name holds its creation time in whole seconds, then the host, the process id and a counter of the
+  process's writers, so sorting names misorders two files of one second whose counters differ in
+  digits (9 and 10) or that two processes wrote. A summary's event holds its time to the microsecond:
+  the first one of each file orders them, and the name's numbers, compared as numbers, break a tie."""
+  def key(path):
+    return _started(path), [int(part) if part.isdigit() else -1 for part in os.path.basename(path).split('.')]
+  return sorted(glob.glob(os.path.join(glob.escape(directory), '*tfevents*')), key=key)
+
+
+def _started(path):
+  """The wall time of the first summary of an event file; without one, of its first record (whole
+  seconds: the version record's), or the name's seconds."""
+  from google.protobuf.message import DecodeError
+  from tensorboard.compat.proto import event_pb2
+  first = None
+  for record in records(path):
+    try:
+      event = event_pb2.Event.FromString(record)
+    except DecodeError:
+      break
+    if event.summary.value:
+      return event.wall_time
+    first = event.wall_time if first is None else first
+  if first is not None:
+    return first
+  parts = os.path.basename(path).split('.')
+  index = parts.index('tfevents') + 1 if 'tfevents' in parts else len(parts)
+  return float(parts[index]) if index < len(parts) and parts[index].isdigit() else 0.0
 
 
 def _spans(path):
