@@ -53,6 +53,15 @@ def test_collect_specs_get_the_fallbacks():
   assert test['action_noise'] == 0.0 and test['prefix'] == 'test'
 
 
+def test_every_collect_default_is_a_spec_key_and_a_params_key():
+  # One table says which params key a spec key falls back to; build.collects and evaluate read it.
+  params = configs.resolve({})
+  assert set(configs.COLLECT_DEFAULTS) <= set(configs.COLLECT_KEYS)
+  assert set(configs.COLLECT_DEFAULTS.values()) <= set(params)
+  assert set(configs.COLLECT_KEYS) - set(configs.COLLECT_DEFAULTS) == {
+      'name', 'batch_size', 'until', 'action_noise'}  # fixed defaults, or by phase
+
+
 def test_params_file_roundtrip(tmp_path):
   params = configs.resolve({'tasks': ['dummy']}, 'debug')
   path = str(tmp_path / 'params.yaml')

@@ -98,23 +98,16 @@ def tasks(params):
 
 def collects(params, phase):
   """The collect specs of a phase with every default filled in."""
+  from planet.scripts import configs
   from planet.tools import schedule
   result = []
   for spec in params[f'{phase}_collects']:
     values = {
         'name': 'main',
         'batch_size': 1,
-        'horizon': params['planner_horizon'],
-        'objective': params['collect_objective'],
-        'after': params['collect_every'],
-        'every': params['collect_every'],
         'until': -1,
         'action_noise': params['train_action_noise'] if phase == 'train' else 0.0,
-        'action_noise_ramp': params['action_noise_ramp'],
-        'action_noise_min': params['action_noise_min'],
-        'planner_amount': params['planner_amount'],
-        'planner_topk': params['planner_topk'],
-        'planner_iterations': params['planner_iterations'],
+        **{key: params[param] for key, param in configs.COLLECT_DEFAULTS.items()},
     }
     values.update(spec)
     result.append(schedule.Collect(prefix=phase, **values))

@@ -153,6 +153,21 @@ COLLECT_CHECKS = {
     'planner_iterations': _int(0),
 }
 COLLECT_KEYS = tuple(COLLECT_CHECKS)
+# The params key whose value a collect spec key takes where the spec leaves it out (build.collects);
+# an evaluation's --params of one of them replaces the spec's value too (evaluate). `action_noise`
+# is `train_action_noise` in train collections and 0 in test ones; `name`, `batch_size` and `until`
+# have fixed defaults.
+COLLECT_DEFAULTS = {
+    'horizon': 'planner_horizon',
+    'objective': 'collect_objective',
+    'after': 'collect_every',
+    'every': 'collect_every',
+    'action_noise_ramp': 'action_noise_ramp',
+    'action_noise_min': 'action_noise_min',
+    'planner_amount': 'planner_amount',
+    'planner_topk': 'planner_topk',
+    'planner_iterations': 'planner_iterations',
+}
 
 
 def _collects(key, value):

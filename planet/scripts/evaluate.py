@@ -36,13 +36,10 @@ from planet.tools import quiet_start
 TITLES = ('real', 'model, open loop')
 MAX_SCALE = 8  # A 1000-frame episode at 8x is already ~1.6 GB of frames in memory.
 FPS = 20
-# The params that change how the agent acts without changing the model (--params), and the key of a
-# collect spec that overrides each (the run's test collection acts with the spec's value where it has one).
-ACTING_KEYS = {'planner': None, 'planner_amount': 'planner_amount', 'planner_topk': 'planner_topk',
-               'planner_iterations': 'planner_iterations', 'planner_horizon': 'horizon',
-               'collect_objective': 'objective'}
-
-
+# The params that change how the agent acts without changing the model (--params). Where the run's test
+# collection sets its own value of one (configs.COLLECT_DEFAULTS), the --params value replaces it.
+ACTING_KEYS = ('planner', 'planner_amount', 'planner_topk', 'planner_iterations', 'planner_horizon',
+               'collect_objective')
 
 
 class UserError(Exception):
@@ -195,8 +192,9 @@ def _load_params(logdir, text=None):
       raise UserError(f'--params: {key!r} cannot change for an evaluation (it is the model\'s or the '
                       f'run\'s); allowed: {", ".join(ACTING_KEYS)}.')
   for spec in params['test_collects']:
-    for key in overrides:
-      spec.pop(ACTING_KEYS[key], None)
+    for key, param in configs.COLLECT_DEFAULTS.items():
+      if param in overrides:
+        spec.pop(key, None)
   try:
     return configs.resolve(overrides, params)
   except ConfigError as e:
