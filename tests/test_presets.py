@@ -59,22 +59,51 @@ def test_cpu_presets_are_the_paper_model_at_cpu_sizes():
     assert params['collect_every'] // params['batch_shape'][0] == 100
 
 
+# Each preset's debug run also switches on features of the model, the loss or the collection (one run
+# covers both; a debug run costs about 20 s here): {preset: (overrides, objectives it must write)}.
+FEATURES = {
+    'planet': ({'overshooting_scale': 1.0, 'overshooting_distance': 4, 'free_nats': None},
+               {'objectives/overshooting', 'objectives/divergence'}),
+    'deterministic': ({'tasks': ['cartpole_swingup'], 'state_diagnostics': True,
+                       'velocity_loss_scale': 2.0},
+                      {'objectives/position', 'objectives/velocity', 'objectives/reward'}),
+    'random_collection': ({'global_div_scale': 0.1, 'model': 'drnn'},
+                          {'objectives/global_divergence'}),
+    'stochastic': ({'train_collects': [{'after': 10, 'every': 10, 'batch_size': 2}],
+                    'action_noise_ramp': 100, 'simulate_in_graph': False},
+                   {'objectives/divergence'}),
+    'one_agent_all_tasks': ({}, {'objectives/image', 'objectives/reward'}),
+}
+
+
+def test_every_preset_has_its_debug_run():
+  assert set(FEATURES) == set(PRESETS) - set(CPU_PRESETS)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('name', [name for name in PRESETS if name not in CPU_PRESETS])
+@pytest.mark.parametrize('name', sorted(FEATURES))
 def test_debug_sized_run_of_every_preset(debug_run, name):
   # The preset's own choices on top of the debug sizes; its sizes and schedule give way to debug's.
+  from tensorboard.backend.event_processing import event_accumulator
   overrides = {k: v for k, v in preset(name).items() if k not in SIZES}
   overrides.setdefault('tasks', ['dummy'])
   if name == 'one_agent_all_tasks':  # two of its seven tasks, with 6 and 2 action dimensions
     overrides['tasks'] = ['cheetah_run', 'cup_catch']
-  overrides.update(max_steps=30, seed=0)
+  features, objectives = FEATURES[name]
+  overrides.update(features, max_steps=30, seed=0)
   run = debug_run(**overrides)
   params, logdir, scores = run.params, run.logdir, run.scores
+  for key, value in preset(name).items():
+    if key not in SIZES and key != 'tasks':
+      assert params[key] == value  # the preset's choices, under the features
   assert len(scores) == 1 and np.isfinite(scores[0])
   count = len(params['tasks'])
-  assert episodes.count(os.path.join(logdir, 'train_episodes')) == 2 * count
+  batch = params['train_collects'][0].get('batch_size', 1)
+  assert episodes.count(os.path.join(logdir, 'train_episodes')) == (1 + batch) * count
   assert episodes.count(os.path.join(logdir, 'test_episodes')) == 2 * count
   assert configs.load(os.path.join(logdir, 'params.yaml'))['tasks'] == params['tasks']
+  accumulator = event_accumulator.EventAccumulator(os.path.join(logdir, 'train'))
+  assert objectives <= set(accumulator.Reload().Tags()['tensors'])
   if name == 'random_collection':
     # The test episode uses the zero-iteration planner without noise: all-zero actions.
     test = [episodes.load(p) for p in episodes.filenames(os.path.join(logdir, 'test_episodes'))]
@@ -125,31 +154,3 @@ def test_multi_task_seed_counts_are_shared(tmp_path, second_dummy):
   assert episodes.count(train_dir) == 4
 
 
-@pytest.mark.slow
-def test_state_diagnostics_run(debug_run):
-  from tensorboard.backend.event_processing import event_accumulator
-  run = debug_run(tasks=['cartpole_swingup'], state_diagnostics=True, max_steps=30, seed=0,
-                  velocity_loss_scale=2.0)
-  assert len(run.scores) == 1
-  accumulator = event_accumulator.EventAccumulator(os.path.join(run.logdir, 'train'))
-  tags = set(accumulator.Reload().Tags()['tensors'])
-  assert {'objectives/position', 'objectives/velocity', 'objectives/reward'} <= tags
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('overrides, objectives', [
-    ({'overshooting_scale': 1.0, 'overshooting_distance': 4, 'free_nats': None},
-     {'objectives/overshooting', 'objectives/divergence'}),
-    ({'global_div_scale': 0.1, 'model': 'drnn'}, {'objectives/global_divergence'}),
-    ({'model': 'ssm', 'train_collects': [{'after': 10, 'every': 10, 'batch_size': 2}],
-      'action_noise_ramp': 100, 'simulate_in_graph': False}, {'objectives/divergence'}),
-])
-def test_feature_runs(debug_run, overrides, objectives):
-  from tensorboard.backend.event_processing import event_accumulator
-  run = debug_run(tasks=['dummy'], max_steps=30, seed=0, **overrides)
-  params, scores = run.params, run.scores
-  assert len(scores) == 1 and np.isfinite(scores[0])
-  accumulator = event_accumulator.EventAccumulator(os.path.join(run.logdir, 'train'))
-  assert objectives <= set(accumulator.Reload().Tags()['tensors'])
-  batch = params['train_collects'][0].get('batch_size', 1)
-  assert episodes.count(os.path.join(run.logdir, 'train_episodes')) == 1 + batch

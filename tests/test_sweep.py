@@ -1,7 +1,9 @@
 """The sweep command on a local Ray cluster of this machine's cores, at debug size.
 
-One 2-task x 2-seed sweep (`dummy` and `cartpole_balance`) is shared by the tests; while it runs, the
-worker process of planet/dummy/00001 is killed with SIGKILL once the run has a checkpoint.
+One 1-task x 2-seed sweep of `dummy` is shared by the tests; while it runs, the worker process of
+planet/dummy/00001 is killed with SIGKILL once the run has a checkpoint. (A dm_control task in a worker
+process is the train script's `test_debug_run[cup_catch-process]`; here it cost two more Ray runs,
+about a minute of the suite.)
 """
 
 import csv
@@ -28,7 +30,7 @@ from planet.training import running
 
 pytestmark = pytest.mark.slow
 
-TASKS = ('dummy', 'cartpole_balance')
+TASKS = ('dummy',)
 FLAGS = ('--tasks', ','.join(TASKS), '--seeds', '2', '--config', 'debug',
          '--params', '{max_steps: 40, checkpoint_every: 10}', '--cpus_per_run', '1')
 RUNS = tuple(f'planet/{task}/{index:05d}' for task in TASKS for index in (1, 2))
@@ -93,7 +95,7 @@ def grid(tmp_path_factory):
 def test_sweep_runs_are_laid_out_as_train_script_runs(grid):
   logdir = grid['logdir']
   assert grid['code'] == 0, grid['err']
-  assert sorted(os.listdir(os.path.join(logdir, 'planet'))) == ['cartpole_balance', 'dummy']
+  assert sorted(os.listdir(os.path.join(logdir, 'planet'))) == ['dummy']
   for task in TASKS:
     assert sorted(os.listdir(os.path.join(logdir, 'planet', task))) == ['00001', '00002']
   seeds = []
@@ -109,10 +111,10 @@ def test_sweep_runs_are_laid_out_as_train_script_runs(grid):
     assert os.path.exists(os.path.join(rundir, 'model.ckpt-40.index'))
     for folder in ('train_episodes', 'test_episodes', 'train', 'test'):
       assert os.listdir(os.path.join(rundir, folder))
-  assert seeds == [1, 2, 1, 2]  # seed k of every experiment and task is k
+  assert seeds == [1, 2]  # seed k of every experiment and task is k
   lines = [line for line in grid['out'].splitlines() if ' done: final score ' in line]
   assert sorted(re.search(r'\] (\S+) done', line).group(1) for line in lines) == sorted(RUNS)
-  assert lines[-1].endswith('4 done, 0 running, 0 failed, 0 pending.')
+  assert lines[-1].endswith('2 done, 0 running, 0 failed, 0 pending.')
   # Ray's own messages (a worker died, a task is retried) go to ray.log, not to our output.
   assert '(raylet)' not in grid['out'] + grid['err']
   with open(os.path.join(logdir, 'ray.log')) as f:
@@ -123,8 +125,7 @@ def test_results_table_has_the_runs_scores(grid):
   logdir = grid['logdir']
   with open(os.path.join(logdir, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
-  assert [(r['experiment'], r['task']) for r in rows] == [('planet', 'cartpole_balance'),
-                                                         ('planet', 'dummy')]
+  assert [(r['experiment'], r['task']) for r in rows] == [('planet', 'dummy')]
   with open(os.path.join(logdir, 'results.md')) as f:
     table = f.read()
   for row in rows:
@@ -185,7 +186,7 @@ def test_second_invocation_trains_nothing_and_rewrites_the_table(grid, capsys, m
   monkeypatch.setattr(sweep, '_start_ray', lambda *args: pytest.fail('started Ray'))
   assert sweep.main(['--logdir', logdir, *FLAGS]) == 0
   out = capsys.readouterr().out
-  assert out.startswith(f'Sweep {logdir}: 4 runs (1 experiments x 2 tasks x 2 seeds): 4 done, '
+  assert out.startswith(f'Sweep {logdir}: 2 runs (1 experiments x 1 tasks x 2 seeds): 2 done, '
                         '0 failed, 0 to run.\n')
   for path, (text, inode) in zip(paths, before):
     with open(path) as f:
