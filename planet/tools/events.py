@@ -24,15 +24,20 @@ def files(directory):
   A name holds its creation time in whole seconds, then the host, the process id and a counter of the
   process's writers, so sorting names misorders two files of one second whose counters differ in
   digits (9 and 10) or that two processes wrote. A summary's event holds its time to the microsecond:
-  the first one of each file orders them, and the name's numbers, compared as numbers, break a tie."""
+  the first one of each file orders them (a file without one: its version record's whole seconds, or
+  without any record the name's), and the name's numbers, compared as numbers, break a tie."""
   def key(path):
-    return _started(path), [int(part) if part.isdigit() else -1 for part in os.path.basename(path).split('.')]
+    numbers = [int(part) for part in os.path.basename(path).split('.') if part.isdigit()]
+    started = _started(path)
+    if started is None:  # not one whole record: the name's seconds
+      started = numbers[0] if numbers else 0.0
+    return started, numbers
   return sorted(glob.glob(os.path.join(glob.escape(directory), '*tfevents*')), key=key)
 
 
 def _started(path):
-  """The wall time of the first summary of an event file; without one, of its first record (whole
-  seconds: the version record's), or the name's seconds."""
+  """The wall time of the first summary of an event file, else of its first record; None without a
+  whole record."""
   from google.protobuf.message import DecodeError
   from tensorboard.compat.proto import event_pb2
   first = None
@@ -44,11 +49,7 @@ def _started(path):
     if event.summary.value:
       return event.wall_time
     first = event.wall_time if first is None else first
-  if first is not None:
-    return first
-  parts = os.path.basename(path).split('.')
-  index = parts.index('tfevents') + 1 if 'tfevents' in parts else len(parts)
-  return float(parts[index]) if index < len(parts) and parts[index].isdigit() else 0.0
+  return first
 
 
 def _spans(path):
